@@ -1,0 +1,99 @@
+using System.Security.Cryptography;
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Http;
+using Turnpike.Configuration;
+using Turnpike.Hosting;
+using Turnpike.Model;
+
+namespace Turnpike.Admin;
+
+/// <summary>
+/// The admin listener: <c>/healthz</c>, <c>/readyz</c>, <c>GET /admin/config</c> and <c>POST /admin/reload</c>.
+/// Plain path dispatch, no routing framework: nothing here runs on the proxy's request path.
+/// </summary>
+internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, string? token)
+{
+    private const string Redacted = "***";
+    private readonly byte[]? _token = token is null ? null : Encoding.UTF8.GetBytes(token);
+
+    public async Task InvokeAsync(HttpContext context)
+    {
+        var path = context.Request.Path.Value ?? "/";
+        var method = context.Request.Method;
+        switch (path)
+        {
+            case "/healthz":
+                await WriteText(context, 200, "ok\n").ConfigureAwait(false);
+                return;
+            case "/readyz":
+                var ready = server.IsReady && state.HasConfig;
+                await WriteText(context, ready ? 200 : 503, ready ? "ready\n" : "not ready\n").ConfigureAwait(false);
+                return;
+        }
+
+        if (!path.StartsWith("/admin/", StringComparison.Ordinal))
+        {
+            await WriteText(context, 404, "not found\n").ConfigureAwait(false);
+            return;
+        }
+
+        if (!IsAuthorized(context.Request))
+        {
+            context.Response.Headers.WWWAuthenticate = "Bearer realm=\"turnpike-admin\"";
+            await WriteText(context, 401, "unauthorized\n").ConfigureAwait(false);
+            return;
+        }
+
+        switch (path)
+        {
+            case "/admin/config" when HttpMethods.IsGet(method):
+                var config = state.Current.Config;
+                config = config with { Admin = config.Admin with { Token = config.Admin.Token is null ? null : Redacted } };
+                await WriteJson(context, 200, config, AdminJsonContext.Default.GatewayConfig).ConfigureAwait(false);
+                return;
+            case "/admin/reload" when HttpMethods.IsPost(method):
+                var errors = await state.ReloadAsync(context.RequestAborted).ConfigureAwait(false);
+                var response = new ReloadResponse(errors.Count == 0, state.Current.Generation, errors);
+                await WriteJson(context, errors.Count == 0 ? 200 : 422, response, AdminJsonContext.Default.ReloadResponse).ConfigureAwait(false);
+                return;
+            case "/admin/config" or "/admin/reload":
+                context.Response.Headers.Allow = path == "/admin/config" ? "GET" : "POST";
+                await WriteText(context, 405, "method not allowed\n").ConfigureAwait(false);
+                return;
+            default:
+                await WriteText(context, 404, "not found\n").ConfigureAwait(false);
+                return;
+        }
+    }
+
+    private bool IsAuthorized(HttpRequest request)
+    {
+        if (_token is null)
+        {
+            return true;
+        }
+
+        var header = request.Headers.Authorization.ToString();
+        if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(header[7..].Trim()), _token);
+    }
+
+    private static Task WriteText(HttpContext context, int status, string text)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "text/plain; charset=utf-8";
+        return context.Response.WriteAsync(text);
+    }
+
+    private static async Task WriteJson<T>(HttpContext context, int status, T value, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo)
+    {
+        context.Response.StatusCode = status;
+        context.Response.ContentType = "application/json";
+        await JsonSerializer.SerializeAsync(context.Response.Body, value, typeInfo, context.RequestAborted).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,173 @@
+namespace Turnpike.Configuration;
+
+/// <summary>The whole configuration file, as typed immutable records. Built by <see cref="YamlConfigReader"/>.</summary>
+public sealed record GatewayConfig
+{
+    public ServerConfig Server { get; init; } = new();
+    public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [];
+    public AdminConfig Admin { get; init; } = new();
+    public LoggingConfig Logging { get; init; } = new();
+    public DemoUpstreamConfig? Demo { get; init; }
+    public IReadOnlyList<RouteConfig> Routes { get; init; } = [];
+    public IReadOnlyList<ClusterConfig> Clusters { get; init; } = [];
+}
+
+public sealed record ServerConfig
+{
+    /// <summary>How long in-flight requests may run after SIGTERM before the process exits.</summary>
+    public TimeSpan DrainTimeout { get; init; } = TimeSpan.FromSeconds(30);
+    /// <summary>Run request continuations inline on the socket thread (Kestrel UnsafePreferInlineScheduling + inline socket completions).</summary>
+    public bool InlineScheduling { get; init; } = true;
+    public LimitsConfig Limits { get; init; } = new();
+}
+
+public sealed record LimitsConfig
+{
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+    public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(75);
+    public int MaxRequestHeadersTotalSize { get; init; } = 32 * 1024;
+    public int MaxRequestHeaderCount { get; init; } = 100;
+    public int MaxRequestLineSize { get; init; } = 8 * 1024;
+    public long MaxRequestBodySize { get; init; } = 10 * 1024 * 1024;
+    public int Http2MaxStreamsPerConnection { get; init; } = 100;
+    public int? MaxConcurrentConnections { get; init; }
+}
+
+public enum ListenerProtocols
+{
+    Http1,
+    Http2,
+    Http1AndHttp2,
+}
+
+public sealed record ListenerConfig
+{
+    public required string Name { get; init; }
+    public string Address { get; init; } = "127.0.0.1";
+    public int Port { get; init; }
+    public ListenerProtocols Protocols { get; init; } = ListenerProtocols.Http1AndHttp2;
+    public TlsConfig? Tls { get; init; }
+}
+
+public sealed record TlsConfig
+{
+    public required string Certificate { get; init; }
+    public required string Key { get; init; }
+}
+
+public sealed record AdminConfig
+{
+    public bool Enabled { get; init; } = true;
+    public string Address { get; init; } = "127.0.0.1";
+    public int Port { get; init; } = 9901;
+    /// <summary>Optional bearer token required on /admin/* (not on /healthz and /readyz). Secret: redacted in /admin/config.</summary>
+    public string? Token { get; init; }
+}
+
+public sealed record LoggingConfig
+{
+    public Microsoft.Extensions.Logging.LogLevel Level { get; init; } = Microsoft.Extensions.Logging.LogLevel.Information;
+    public AccessLogConfig AccessLog { get; init; } = new();
+}
+
+public sealed record AccessLogConfig
+{
+    public bool Enabled { get; init; }
+    /// <summary>"stdout" or a file path.</summary>
+    public string Path { get; init; } = "stdout";
+    /// <summary>Fraction of requests logged, 0..1.</summary>
+    public double SampleRate { get; init; } = 1.0;
+}
+
+/// <summary>A tiny in-process upstream used by the embedded default configuration.</summary>
+public sealed record DemoUpstreamConfig
+{
+    public string Address { get; init; } = "127.0.0.1";
+    public int Port { get; init; } = 8081;
+}
+
+public sealed record RouteConfig
+{
+    public required string Id { get; init; }
+    public int Order { get; init; }
+    public required RouteMatchConfig Match { get; init; }
+    public required string Cluster { get; init; }
+    public IReadOnlyList<IReadOnlyDictionary<string, string>> Transforms { get; init; } = [];
+    /// <summary>Where the route was declared, for error messages.</summary>
+    public ConfigLocation Location { get; init; }
+}
+
+public sealed record RouteMatchConfig
+{
+    /// <summary>Path template: literals, {name} and a trailing {**rest} catch-all.</summary>
+    public string? Path { get; init; }
+    /// <summary>Path prefix on segment boundaries: "/api" matches "/api" and "/api/x", not "/apix".</summary>
+    public string? PathPrefix { get; init; }
+    public IReadOnlyList<string> Hosts { get; init; } = [];
+    public IReadOnlyList<string> Methods { get; init; } = [];
+    public IReadOnlyList<HeaderMatchConfig> Headers { get; init; } = [];
+    public IReadOnlyList<QueryMatchConfig> Query { get; init; } = [];
+}
+
+public enum ValueMatchMode
+{
+    Exact,
+    Prefix,
+    Contains,
+    Exists,
+    NotExists,
+}
+
+public sealed record HeaderMatchConfig
+{
+    public required string Name { get; init; }
+    public IReadOnlyList<string> Values { get; init; } = [];
+    public ValueMatchMode Mode { get; init; } = ValueMatchMode.Exact;
+    public bool CaseSensitive { get; init; }
+}
+
+public sealed record QueryMatchConfig
+{
+    public required string Name { get; init; }
+    public IReadOnlyList<string> Values { get; init; } = [];
+    public ValueMatchMode Mode { get; init; } = ValueMatchMode.Exact;
+    public bool CaseSensitive { get; init; }
+}
+
+public sealed record ClusterConfig
+{
+    public required string Id { get; init; }
+    public IReadOnlyList<DestinationConfig> Destinations { get; init; } = [];
+    public UpstreamHttpConfig Http { get; init; } = new();
+    public ConfigLocation Location { get; init; }
+}
+
+public sealed record DestinationConfig
+{
+    public required string Id { get; init; }
+    public required string Address { get; init; }
+    public int Weight { get; init; } = 1;
+    public string? Health { get; init; }
+}
+
+public sealed record UpstreamHttpConfig
+{
+    public int MaxConnectionsPerDestination { get; init; } = int.MaxValue;
+    public TimeSpan PooledConnectionIdleTimeout { get; init; } = TimeSpan.FromSeconds(90);
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Whole-request limit; zero disables it.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.Zero;
+    /// <summary>Idle time without upstream activity before the request fails with 504.</summary>
+    public TimeSpan ActivityTimeout { get; init; } = TimeSpan.FromSeconds(100);
+    /// <summary>"1.1" or "2" (HTTP/2 to the upstream; h2c prior knowledge on http:// addresses).</summary>
+    public string Version { get; init; } = "1.1";
+    public bool Http2MultipleConnections { get; init; } = true;
+    /// <summary>Pooled connections are recycled after this long so DNS changes are picked up.</summary>
+    public TimeSpan DnsRefresh { get; init; } = TimeSpan.FromMinutes(1);
+    public bool DangerousAcceptAnyServerCertificate { get; init; }
+}
+
+public readonly record struct ConfigLocation(string File, int Line, int Column)
+{
+    public override string ToString() => $"{File}:{Line}:{Column}";
+}

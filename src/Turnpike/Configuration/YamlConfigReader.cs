@@ -1,0 +1,588 @@
+using System.Net;
+using Turnpike.Routing;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace Turnpike.Configuration;
+
+/// <summary>
+/// Turns the YAML text of a configuration file into <see cref="GatewayConfig"/>, checking every key, type and
+/// cross-reference in one pass. Every problem becomes a <see cref="ConfigError"/> naming file, line, column and field.
+/// </summary>
+public static class YamlConfigReader
+{
+    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters"];
+    private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits"];
+    private static readonly string[] LimitKeys =
+    [
+        "requestHeadersTimeout", "keepAliveTimeout", "maxRequestHeadersTotalSize", "maxRequestHeaderCount",
+        "maxRequestLineSize", "maxRequestBodySize", "http2MaxStreamsPerConnection", "maxConcurrentConnections",
+    ];
+    private static readonly string[] ListenerKeys = ["address", "port", "protocols", "tls"];
+    private static readonly string[] TlsKeys = ["certificate", "key"];
+    private static readonly string[] AdminKeys = ["enabled", "address", "port", "token"];
+    private static readonly string[] LoggingKeys = ["level", "accessLog"];
+    private static readonly string[] AccessLogKeys = ["enabled", "path", "sampleRate"];
+    private static readonly string[] DemoKeys = ["address", "port"];
+    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms"];
+    private static readonly string[] MatchKeys = ["path", "pathPrefix", "hosts", "methods", "headers", "query"];
+    private static readonly string[] ValueMatchKeys = ["name", "values", "mode", "caseSensitive"];
+    private static readonly string[] ClusterKeys = ["destinations", "http"];
+    private static readonly string[] DestinationKeys = ["address", "weight", "health"];
+    private static readonly string[] HttpKeys =
+    [
+        "maxConnectionsPerDestination", "pooledConnectionIdleTimeout", "connectTimeout", "requestTimeout",
+        "activityTimeout", "version", "http2MultipleConnections", "dnsRefresh", "dangerousAcceptAnyServerCertificate",
+    ];
+
+    public static ConfigLoadResult ReadFile(string path)
+    {
+        string text;
+        try
+        {
+            text = File.ReadAllText(path);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+        {
+            return new ConfigLoadResult(null, [new ConfigError(path, 0, 0, "(file)", $"cannot read the file: {ex.Message}")]);
+        }
+
+        return Read(text, path);
+    }
+
+    public static ConfigLoadResult Read(string yaml, string fileName)
+    {
+        var sink = new ConfigErrorSink(fileName);
+        YamlNode? root;
+        try
+        {
+            var stream = new YamlStream();
+            stream.Load(new StringReader(yaml));
+            root = stream.Documents.Count == 0 ? null : stream.Documents[0].RootNode;
+        }
+        catch (YamlException ex)
+        {
+            var message = (ex.InnerException is { } inner && ex.Message.Contains("see inner exception", StringComparison.OrdinalIgnoreCase) ? inner.Message : ex.Message)
+                .Split('\n')[0];
+            // YamlDotNet prefixes messages with "(Line: x, Col: y, ...)"; the position is printed separately.
+            var close = message.IndexOf("): ", StringComparison.Ordinal);
+            if (message.StartsWith("(Line", StringComparison.Ordinal) && close > 0)
+            {
+                message = message[(close + 3)..];
+            }
+
+            return new ConfigLoadResult(null, [new ConfigError(fileName, (int)ex.Start.Line, (int)ex.Start.Column, "(syntax)", message)]);
+        }
+
+        if (root is null || root is YamlScalarNode { Value: null or "" })
+        {
+            return new ConfigLoadResult(null, [new ConfigError(fileName, 1, 1, "(document)", "the file is empty")]);
+        }
+
+        if (root is not YamlMappingNode rootMap)
+        {
+            sink.Add(root, "(document)", "the top level must be a mapping with keys such as listeners, routes and clusters");
+            return new ConfigLoadResult(null, sink.Errors);
+        }
+
+        var top = new YamlSection(sink, rootMap, string.Empty, TopKeys);
+        var clusters = ReadClusters(top);
+        var clusterIds = new HashSet<string>(clusters.Select(c => c.Id), StringComparer.Ordinal);
+        var config = new GatewayConfig
+        {
+            Server = ReadServer(top.Child("server", ServerKeys)),
+            Listeners = ReadListeners(top),
+            Admin = ReadAdmin(top.Child("admin", AdminKeys)),
+            Logging = ReadLogging(top.Child("logging", LoggingKeys)),
+            Demo = ReadDemo(top.Child("demo", DemoKeys)),
+            Clusters = clusters,
+            Routes = ReadRoutes(top, clusterIds),
+        };
+
+        CheckPorts(top, config);
+        return new ConfigLoadResult(config, sink.Errors);
+    }
+
+    private static ServerConfig ReadServer(YamlSection? s)
+    {
+        var d = new ServerConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var limits = s.Child("limits", LimitKeys);
+        var l = new LimitsConfig();
+        if (limits is not null)
+        {
+            l = new LimitsConfig
+            {
+                RequestHeadersTimeout = limits.Duration("requestHeadersTimeout", l.RequestHeadersTimeout),
+                KeepAliveTimeout = limits.Duration("keepAliveTimeout", l.KeepAliveTimeout),
+                MaxRequestHeadersTotalSize = (int)limits.Size("maxRequestHeadersTotalSize", l.MaxRequestHeadersTotalSize, 1024, int.MaxValue),
+                MaxRequestHeaderCount = limits.Int("maxRequestHeaderCount", l.MaxRequestHeaderCount, 1, 10_000),
+                MaxRequestLineSize = (int)limits.Size("maxRequestLineSize", l.MaxRequestLineSize, 256, int.MaxValue),
+                MaxRequestBodySize = limits.Size("maxRequestBodySize", l.MaxRequestBodySize, 0),
+                Http2MaxStreamsPerConnection = limits.Int("http2MaxStreamsPerConnection", l.Http2MaxStreamsPerConnection, 1, 10_000),
+                MaxConcurrentConnections = limits.Has("maxConcurrentConnections") ? limits.Int("maxConcurrentConnections", 0, 1) : null,
+            };
+        }
+
+        return new ServerConfig
+        {
+            DrainTimeout = s.Duration("drainTimeout", d.DrainTimeout, allowZero: true),
+            InlineScheduling = s.Bool("inlineScheduling", d.InlineScheduling),
+            Limits = l,
+        };
+    }
+
+    private static IReadOnlyList<ListenerConfig> ReadListeners(YamlSection top)
+    {
+        var list = new List<ListenerConfig>();
+        foreach (var (name, keyNode, value) in top.Entries("listeners"))
+        {
+            var path = YamlSection.Join("listeners", name);
+            if (value is not YamlMappingNode map)
+            {
+                top.Sink.Add(value, path, "must be a mapping with address, port, protocols and tls");
+                continue;
+            }
+
+            var s = new YamlSection(top.Sink, map, path, ListenerKeys);
+            s.Require("port");
+            var address = s.String("address", "127.0.0.1")!;
+            if (!IsValidListenAddress(address))
+            {
+                s.Error("address", $"'{address}' is not an IP address, 'localhost' or '*'");
+            }
+
+            TlsConfig? tls = null;
+            var tlsSection = s.Child("tls", TlsKeys);
+            if (tlsSection is not null)
+            {
+                tlsSection.Require("certificate");
+                tlsSection.Require("key");
+                var cert = tlsSection.String("certificate");
+                var key = tlsSection.String("key");
+                CheckFileExists(tlsSection, "certificate", cert);
+                CheckFileExists(tlsSection, "key", key);
+                if (cert is not null && key is not null)
+                {
+                    tls = new TlsConfig { Certificate = ResolvePath(top.Sink.File, cert), Key = ResolvePath(top.Sink.File, key) };
+                }
+            }
+
+            var protocols = ReadProtocols(s);
+            list.Add(new ListenerConfig
+            {
+                Name = name,
+                Address = address,
+                Port = s.Int("port", 0, 0, 65535),
+                Protocols = protocols,
+                Tls = tls,
+            });
+        }
+
+        return list;
+    }
+
+    private static ListenerProtocols ReadProtocols(YamlSection s)
+    {
+        if (s.Raw("protocols") is YamlSequenceNode)
+        {
+            var items = s.StringList("protocols");
+            bool h1 = false, h2 = false;
+            foreach (var item in items)
+            {
+                switch (item.ToLowerInvariant())
+                {
+                    case "http1" or "http/1.1" or "http1.1": h1 = true; break;
+                    case "http2" or "h2" or "h2c": h2 = true; break;
+                    default: s.Error("protocols", $"'{item}' is not a protocol (use http1, http2)"); break;
+                }
+            }
+
+            return h1 && h2 ? ListenerProtocols.Http1AndHttp2 : h2 ? ListenerProtocols.Http2 : ListenerProtocols.Http1;
+        }
+
+        return s.Enum("protocols", ListenerProtocols.Http1AndHttp2);
+    }
+
+    private static AdminConfig ReadAdmin(YamlSection? s)
+    {
+        var d = new AdminConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var address = s.String("address", d.Address)!;
+        if (!IsValidListenAddress(address))
+        {
+            s.Error("address", $"'{address}' is not an IP address, 'localhost' or '*'");
+        }
+
+        return new AdminConfig
+        {
+            Enabled = s.Bool("enabled", d.Enabled),
+            Address = address,
+            Port = s.Int("port", d.Port, 0, 65535),
+            Token = s.String("token"),
+        };
+    }
+
+    private static LoggingConfig ReadLogging(YamlSection? s)
+    {
+        var d = new LoggingConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var access = s.Child("accessLog", AccessLogKeys);
+        var a = new AccessLogConfig();
+        if (access is not null)
+        {
+            a = new AccessLogConfig
+            {
+                Enabled = access.Bool("enabled", true),
+                Path = access.String("path", a.Path)!,
+                SampleRate = access.Double("sampleRate", a.SampleRate, 0, 1),
+            };
+        }
+
+        return new LoggingConfig { Level = s.Enum("level", d.Level), AccessLog = a };
+    }
+
+    private static DemoUpstreamConfig? ReadDemo(YamlSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new DemoUpstreamConfig();
+        return new DemoUpstreamConfig { Address = s.String("address", d.Address)!, Port = s.Int("port", d.Port, 0, 65535) };
+    }
+
+    private static IReadOnlyList<ClusterConfig> ReadClusters(YamlSection top)
+    {
+        var list = new List<ClusterConfig>();
+        foreach (var (id, keyNode, value) in top.Entries("clusters"))
+        {
+            var path = YamlSection.Join("clusters", id);
+            if (value is not YamlMappingNode map)
+            {
+                top.Sink.Add(value, path, "must be a mapping with destinations and http settings");
+                continue;
+            }
+
+            var s = new YamlSection(top.Sink, map, path, ClusterKeys);
+            s.Require("destinations");
+            var destinations = new List<DestinationConfig>();
+            foreach (var (destId, _, destValue) in s.Entries("destinations"))
+            {
+                var destPath = YamlSection.Join(s.FieldPath("destinations"), destId);
+                string? address;
+                var weight = 1;
+                string? health = null;
+                YamlSection? ds = null;
+                if (destValue is YamlScalarNode scalar)
+                {
+                    // Short form: "d1: http://10.0.0.1:8080".
+                    address = scalar.Value;
+                }
+                else if (destValue is YamlMappingNode destMap)
+                {
+                    ds = new YamlSection(top.Sink, destMap, destPath, DestinationKeys);
+                    ds.Require("address");
+                    address = ds.String("address");
+                    weight = ds.Int("weight", 1, 0, 10_000);
+                    health = ds.String("health");
+                    if (health is not null && !health.StartsWith('/'))
+                    {
+                        ds.Error("health", $"'{health}' must be a path starting with '/'");
+                    }
+                }
+                else
+                {
+                    top.Sink.Add(destValue, destPath, "must be an address or a mapping with address, weight and health");
+                    continue;
+                }
+
+                if (address is null)
+                {
+                    continue;
+                }
+
+                if (!Uri.TryCreate(address, UriKind.Absolute, out var uri) || (uri.Scheme != "http" && uri.Scheme != "https") || uri.Query.Length > 0 || uri.Fragment.Length > 0)
+                {
+                    top.Sink.Add(ds?.Raw("address") ?? destValue, ds?.FieldPath("address") ?? destPath,
+                        $"'{address}' is not an absolute http:// or https:// address without query");
+                    continue;
+                }
+
+                destinations.Add(new DestinationConfig { Id = destId, Address = address, Weight = weight, Health = health });
+            }
+
+            if (s.Has("destinations") && destinations.Count == 0 && !top.Sink.Errors.Any(e => e.Field.StartsWith(path, StringComparison.Ordinal)))
+            {
+                s.Error("destinations", "a cluster needs at least one destination");
+            }
+
+            list.Add(new ClusterConfig
+            {
+                Id = id,
+                Destinations = destinations,
+                Http = ReadUpstreamHttp(s.Child("http", HttpKeys)),
+                Location = s.Location,
+            });
+        }
+
+        return list;
+    }
+
+    private static UpstreamHttpConfig ReadUpstreamHttp(YamlSection? s)
+    {
+        var d = new UpstreamHttpConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var version = s.String("version", d.Version)!;
+        if (version is not ("1.1" or "2" or "2.0"))
+        {
+            s.Error("version", $"'{version}' is not a supported upstream HTTP version (use \"1.1\" or \"2\")");
+            version = d.Version;
+        }
+
+        return new UpstreamHttpConfig
+        {
+            MaxConnectionsPerDestination = s.Int("maxConnectionsPerDestination", d.MaxConnectionsPerDestination, 1),
+            PooledConnectionIdleTimeout = s.Duration("pooledConnectionIdleTimeout", d.PooledConnectionIdleTimeout),
+            ConnectTimeout = s.Duration("connectTimeout", d.ConnectTimeout),
+            RequestTimeout = s.Duration("requestTimeout", d.RequestTimeout, allowZero: true),
+            ActivityTimeout = s.Duration("activityTimeout", d.ActivityTimeout),
+            Version = version == "2.0" ? "2" : version,
+            Http2MultipleConnections = s.Bool("http2MultipleConnections", d.Http2MultipleConnections),
+            DnsRefresh = s.Duration("dnsRefresh", d.DnsRefresh),
+            DangerousAcceptAnyServerCertificate = s.Bool("dangerousAcceptAnyServerCertificate", false),
+        };
+    }
+
+    private static IReadOnlyList<RouteConfig> ReadRoutes(YamlSection top, HashSet<string> clusterIds)
+    {
+        var list = new List<RouteConfig>();
+        foreach (var (id, keyNode, value) in top.Entries("routes"))
+        {
+            var path = YamlSection.Join("routes", id);
+            if (value is not YamlMappingNode map)
+            {
+                top.Sink.Add(value, path, "must be a mapping with match, cluster and transforms");
+                continue;
+            }
+
+            var s = new YamlSection(top.Sink, map, path, RouteKeys);
+            s.Require("match");
+            s.Require("cluster");
+            var cluster = s.String("cluster");
+            if (cluster is not null && !clusterIds.Contains(cluster))
+            {
+                var suggestion = Suggestions.Closest(cluster, clusterIds);
+                s.Error("cluster", $"cluster '{cluster}' is not defined" + (suggestion is null ? string.Empty : $"; did you mean '{suggestion}'?"));
+            }
+
+            var match = ReadMatch(s.Child("match", MatchKeys));
+            var transforms = ReadTransforms(s);
+            if (match is null || cluster is null)
+            {
+                continue;
+            }
+
+            list.Add(new RouteConfig
+            {
+                Id = id,
+                Order = s.Int("order", 0),
+                Match = match,
+                Cluster = cluster,
+                Transforms = transforms,
+                Location = top.Sink.LocationOf(keyNode),
+            });
+        }
+
+        return list;
+    }
+
+    private static RouteMatchConfig? ReadMatch(YamlSection? s)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var pathTemplate = s.String("path");
+        var prefix = s.String("pathPrefix");
+        var hosts = s.StringList("hosts");
+        if (pathTemplate is null && prefix is null && hosts.Count == 0)
+        {
+            s.Sink.Add(s.Node, s.Path, "a match needs at least one of path, pathPrefix or hosts (use path: /{**rest} to match everything)");
+        }
+
+        if (pathTemplate is not null && prefix is not null)
+        {
+            s.Error("pathPrefix", "use either path or pathPrefix, not both");
+        }
+
+        if (pathTemplate is not null && !PathTemplate.TryParse(pathTemplate, out _, out var templateError))
+        {
+            s.Error("path", templateError!);
+        }
+
+        if (prefix is not null && (!prefix.StartsWith('/') || prefix.Contains('{', StringComparison.Ordinal)))
+        {
+            s.Error("pathPrefix", $"'{prefix}' must start with '/' and contain no '{{'");
+        }
+
+        foreach (var host in hosts)
+        {
+            if (!HostMatcher.IsValidPattern(host))
+            {
+                s.Error("hosts", $"'{host}' is not a host name, '*.domain' wildcard or host:port");
+            }
+        }
+
+        var methods = s.StringList("methods");
+        foreach (var method in methods)
+        {
+            if (method.Length == 0 || !method.All(c => char.IsAsciiLetterUpper(c) || c == '-'))
+            {
+                s.Error("methods", $"'{method}' is not an HTTP method (use upper case, e.g. GET)");
+            }
+        }
+
+        return new RouteMatchConfig
+        {
+            Path = pathTemplate,
+            PathPrefix = prefix?.Length > 1 ? prefix.TrimEnd('/') : prefix,
+            Hosts = hosts,
+            Methods = methods,
+            Headers = ReadValueMatches(s, "headers", static (name, values, mode, cs) => new HeaderMatchConfig { Name = name, Values = values, Mode = mode, CaseSensitive = cs }),
+            Query = ReadValueMatches(s, "query", static (name, values, mode, cs) => new QueryMatchConfig { Name = name, Values = values, Mode = mode, CaseSensitive = cs }),
+        };
+    }
+
+    private static IReadOnlyList<T> ReadValueMatches<T>(YamlSection s, string key, Func<string, IReadOnlyList<string>, ValueMatchMode, bool, T> create)
+    {
+        var list = new List<T>();
+        var items = s.Sequence(key);
+        for (var i = 0; i < items.Count; i++)
+        {
+            var path = $"{s.FieldPath(key)}[{i}]";
+            if (items[i] is not YamlMappingNode map)
+            {
+                s.Sink.Add(items[i], path, "must be a mapping with name, values and mode");
+                continue;
+            }
+
+            var m = new YamlSection(s.Sink, map, path, ValueMatchKeys);
+            m.Require("name");
+            var name = m.String("name");
+            var values = m.StringList("values");
+            var mode = m.Enum("mode", values.Count == 0 ? ValueMatchMode.Exists : ValueMatchMode.Exact);
+            if (values.Count == 0 && mode is not (ValueMatchMode.Exists or ValueMatchMode.NotExists))
+            {
+                m.Error("values", $"mode '{mode}' needs at least one value");
+            }
+
+            if (name is not null)
+            {
+                list.Add(create(name, values, mode, m.Bool("caseSensitive", false)));
+            }
+        }
+
+        return list;
+    }
+
+    private static IReadOnlyList<IReadOnlyDictionary<string, string>> ReadTransforms(YamlSection s)
+    {
+        var list = new List<IReadOnlyDictionary<string, string>>();
+        var items = s.Sequence("transforms");
+        for (var i = 0; i < items.Count; i++)
+        {
+            var path = $"{s.FieldPath("transforms")}[{i}]";
+            if (items[i] is not YamlMappingNode map)
+            {
+                s.Sink.Add(items[i], path, "must be a mapping such as { pathRemovePrefix: /api } or { requestHeader: X-A, set: v }");
+                continue;
+            }
+
+            var dict = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+            foreach (var (k, v) in map.Children)
+            {
+                if (k is YamlScalarNode { Value: { } key } && v is YamlScalarNode { Value: var value })
+                {
+                    // YARP's transform names are PascalCase; YAML keys here are camelCase by convention.
+                    dict[key.Length > 0 ? char.ToUpperInvariant(key[0]) + key[1..] : key] = value ?? string.Empty;
+                }
+                else
+                {
+                    s.Sink.Add(k, path, "transform parameters must be plain key: value strings");
+                }
+            }
+
+            list.Add(new TransformEntry(dict, s.Sink.LocationOf(map), path));
+        }
+
+        return list;
+    }
+
+    private static void CheckPorts(YamlSection top, GatewayConfig config)
+    {
+        var seen = new Dictionary<(string, int), string>();
+        foreach (var l in config.Listeners)
+        {
+            if (l.Port != 0 && !seen.TryAdd((l.Address, l.Port), l.Name))
+            {
+                top.Sink.Add(top.LocationOf("listeners"), $"listeners.{l.Name}.port", $"port {l.Port} is already used by listener '{seen[(l.Address, l.Port)]}'");
+            }
+        }
+
+        if (config.Admin.Enabled && config.Admin.Port != 0 && seen.TryGetValue((config.Admin.Address, config.Admin.Port), out var other))
+        {
+            top.Sink.Add(top.LocationOf("admin"), "admin.port", $"port {config.Admin.Port} is already used by listener '{other}'");
+        }
+    }
+
+    private static void CheckFileExists(YamlSection s, string key, string? path)
+    {
+        if (path is not null && !File.Exists(ResolvePath(s.Sink.File, path)))
+        {
+            s.Error(key, $"file '{path}' does not exist");
+        }
+    }
+
+    /// <summary>Relative paths in a config file are relative to the file's folder.</summary>
+    internal static string ResolvePath(string configFile, string path)
+    {
+        if (Path.IsPathRooted(path) || configFile.StartsWith('<'))
+        {
+            return path;
+        }
+
+        var dir = Path.GetDirectoryName(Path.GetFullPath(configFile));
+        return dir is null ? path : Path.GetFullPath(Path.Combine(dir, path));
+    }
+
+    private static bool IsValidListenAddress(string address) =>
+        address is "*" or "localhost" || IPAddress.TryParse(address, out _);
+}
+
+/// <summary>One transform's parameters plus where it was written, so YARP's validation errors can point at it.</summary>
+public sealed class TransformEntry(Dictionary<string, string> values, ConfigLocation location, string field)
+    : System.Collections.ObjectModel.ReadOnlyDictionary<string, string>(values)
+{
+    public ConfigLocation Location { get; } = location;
+
+    public string Field { get; } = field;
+}

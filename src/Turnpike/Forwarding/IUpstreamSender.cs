@@ -1,0 +1,17 @@
+using Microsoft.AspNetCore.Http;
+using Turnpike.Model;
+
+namespace Turnpike.Forwarding;
+
+/// <summary>
+/// The one seam through which a request goes upstream. Today it is YARP's <c>IHttpForwarder</c>; a raw-socket
+/// HTTP/1.1 client can replace it without touching routing, balancing or retries.
+/// </summary>
+internal interface IUpstreamSender
+{
+    /// <summary>
+    /// Sends the request to <paramref name="destination"/> and copies the response back. Never throws for upstream
+    /// failures: they come back as an <see cref="UpstreamResult"/>, with the response left untouched when it has not started.
+    /// </summary>
+    ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken);
+}

@@ -1,0 +1,316 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Turnpike.Admin;
+using Turnpike.Configuration;
+using Turnpike.Demo;
+using Turnpike.Forwarding;
+using Turnpike.Logging;
+using Turnpike.Model;
+using Turnpike.Pipeline;
+
+namespace Turnpike.Hosting;
+
+/// <summary>
+/// The whole gateway process: the proxy listeners, the admin listener and (for the embedded default) the demo
+/// upstream, each a Kestrel host of its own, sharing one <see cref="GatewayState"/>.
+/// </summary>
+public sealed partial class TurnpikeServer : IAsyncDisposable
+{
+    internal const string InlineCompletionsVariable = "DOTNET_SYSTEM_NET_SOCKETS_INLINE_COMPLETIONS";
+    private readonly ConfigSource _source;
+    private readonly Action<ILoggingBuilder>? _configureLogging;
+    private WebApplication? _gateway;
+    private WebApplication? _admin;
+    private WebApplication? _demo;
+    private ConfigWatcher? _watcher;
+    private GatewayState? _state;
+    private AccessLog? _accessLog;
+    private ILogger? _logger;
+    private volatile bool _ready;
+    private int _stopped;
+
+    public TurnpikeServer(ConfigSource source, Action<ILoggingBuilder>? configureLogging = null)
+    {
+        _source = source;
+        _configureLogging = configureLogging;
+    }
+
+    /// <summary>Proxy listener addresses by listener name, once started (port 0 resolved to the bound port).</summary>
+    public IReadOnlyDictionary<string, Uri> ListenerUrls { get; private set; } = new Dictionary<string, Uri>();
+
+    public Uri? AdminUrl { get; private set; }
+
+    public Uri? DemoUrl { get; private set; }
+
+    public bool IsReady => _ready;
+
+    /// <summary>The configuration in force.</summary>
+    public GatewayConfig CurrentConfig => _state?.Current.Config ?? throw new InvalidOperationException("Not started.");
+
+    /// <summary>Loads the configuration and starts every listener. Throws <see cref="ConfigException"/> when the configuration is invalid.</summary>
+    public async Task StartAsync(CancellationToken cancellationToken = default)
+    {
+        var builder = CreateBuilder();
+        builder.Services.AddTurnpikeForwarding();
+        builder.Services.AddSingleton(_source);
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<RuntimeModelBuilder>();
+        builder.Services.AddSingleton<GatewayState>();
+        builder.Services.AddSingleton<IUpstreamSender, YarpUpstreamSender>();
+        builder.Services.AddSingleton<ProxyHandler>();
+
+        // The configuration is needed to set up the listeners, so it is loaded and validated before the host is
+        // built; the state then builds its runtime model from this same config.
+        var loaded = ConfigValidator.Validate(_source);
+        if (!loaded.IsValid)
+        {
+            throw new ConfigException(loaded.Errors);
+        }
+
+        var config = loaded.Config!;
+        if (config.Server.InlineScheduling && Environment.GetEnvironmentVariable(InlineCompletionsVariable) is null)
+        {
+            // Read once by the socket engine when the first socket is created, which happens after this point.
+            Environment.SetEnvironmentVariable(InlineCompletionsVariable, "1");
+        }
+
+        builder.Logging.SetMinimumLevel(config.Logging.Level);
+        builder.Services.AddSingleton(sp => new AccessLog(config.Logging.AccessLog, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AccessLog>>()));
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
+        ConfigureGatewayKestrel(builder.WebHost, config);
+
+        var gateway = builder.Build();
+        _gateway = gateway;
+        _logger = gateway.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Turnpike");
+        _state = gateway.Services.GetRequiredService<GatewayState>();
+        _accessLog = gateway.Services.GetRequiredService<AccessLog>();
+        var errors = _state.Initialize(config);
+        if (errors.Count > 0)
+        {
+            throw new ConfigException(errors);
+        }
+
+        var handler = gateway.Services.GetRequiredService<ProxyHandler>();
+        gateway.Run(handler.InvokeAsync);
+
+        if (config.Demo is { } demo)
+        {
+            _demo = DemoUpstream.Create(demo, ConfigureLogging);
+            await _demo.StartAsync(cancellationToken).ConfigureAwait(false);
+            DemoUrl = BoundUrls(_demo).FirstOrDefault();
+        }
+
+        await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
+        ListenerUrls = MapListenerUrls(config, BoundUrls(gateway));
+
+        if (config.Admin.Enabled)
+        {
+            var admin = CreateBuilder();
+            admin.Logging.SetMinimumLevel(LogLevel.Warning);
+            admin.WebHost.ConfigureKestrel(o =>
+            {
+                o.AddServerHeader = false;
+                o.Listen(ParseAddress(config.Admin.Address), config.Admin.Port, l => l.Protocols = HttpProtocols.Http1);
+            });
+            _admin = admin.Build();
+            var adminHandler = new AdminHandler(_state, this, config.Admin.Token);
+            _admin.Run(adminHandler.InvokeAsync);
+            await _admin.StartAsync(cancellationToken).ConfigureAwait(false);
+            AdminUrl = BoundUrls(_admin).FirstOrDefault();
+        }
+
+        if (_source.Path is not null)
+        {
+            _watcher = new ConfigWatcher(_source.Path, () => _state.ReloadAsync(), _logger);
+        }
+
+        _ready = true;
+        foreach (var (name, url) in ListenerUrls)
+        {
+            LogListening(_logger, name, url);
+        }
+    }
+
+    /// <summary>Applies the configuration source again (what a file change or POST /admin/reload does).</summary>
+    public Task<IReadOnlyList<ConfigError>> ReloadAsync(CancellationToken cancellationToken = default) =>
+        (_state ?? throw new InvalidOperationException("Not started.")).ReloadAsync(cancellationToken);
+
+    /// <summary>
+    /// Graceful stop: stop accepting, let in-flight requests finish for up to the drain timeout, then close the
+    /// admin listener and the demo upstream.
+    /// </summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 1)
+        {
+            return;
+        }
+
+        _ready = false;
+        _watcher?.Dispose();
+        if (_gateway is not null)
+        {
+            var drain = _state?.HasConfig == true ? _state.Current.Config.Server.DrainTimeout : TimeSpan.FromSeconds(30);
+            if (_logger is not null)
+            {
+                LogDraining(_logger, drain.TotalSeconds);
+            }
+
+            using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            cts.CancelAfter(drain);
+            await _gateway.StopAsync(cts.Token).ConfigureAwait(false);
+        }
+
+        if (_admin is not null)
+        {
+            await _admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        if (_demo is not null)
+        {
+            await _demo.StopAsync(CancellationToken.None).ConfigureAwait(false);
+        }
+
+        if (_accessLog is not null)
+        {
+            await _accessLog.DisposeAsync().ConfigureAwait(false);
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync().ConfigureAwait(false);
+        foreach (var app in new[] { _gateway, _admin, _demo })
+        {
+            if (app is not null)
+            {
+                await app.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private WebApplicationBuilder CreateBuilder()
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "Turnpike" });
+        builder.WebHost.UseKestrelCore();
+        builder.Services.AddSingleton<IHostLifetime, ExternalLifetime>();
+        ConfigureLogging(builder.Logging);
+        return builder;
+    }
+
+    private void ConfigureLogging(ILoggingBuilder logging)
+    {
+        if (_configureLogging is not null)
+        {
+            _configureLogging(logging);
+            return;
+        }
+
+        logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+            o.UseUtcTimestamp = true;
+        });
+        logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        logging.AddFilter("Yarp", LogLevel.Warning);
+    }
+
+    private static void ConfigureGatewayKestrel(IWebHostBuilder webHost, GatewayConfig config)
+    {
+        var limits = config.Server.Limits;
+        webHost.UseSockets(o => o.UnsafePreferInlineScheduling = config.Server.InlineScheduling);
+        webHost.ConfigureKestrel(o =>
+        {
+            o.AddServerHeader = false;
+            o.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+            o.Limits.KeepAliveTimeout = limits.KeepAliveTimeout;
+            o.Limits.MaxRequestHeadersTotalSize = limits.MaxRequestHeadersTotalSize;
+            o.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
+            o.Limits.MaxRequestLineSize = limits.MaxRequestLineSize;
+            o.Limits.MaxRequestBufferSize = Math.Max(1024 * 1024, limits.MaxRequestLineSize + limits.MaxRequestHeadersTotalSize);
+            o.Limits.MaxRequestBodySize = limits.MaxRequestBodySize;
+            o.Limits.MaxConcurrentConnections = limits.MaxConcurrentConnections;
+            o.Limits.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
+            o.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(o.Limits.Http2.MaxRequestHeaderFieldSize, limits.MaxRequestHeadersTotalSize);
+            foreach (var listener in config.Listeners)
+            {
+                o.Listen(ParseAddress(listener.Address), listener.Port, l =>
+                {
+                    l.Protocols = listener.Protocols switch
+                    {
+                        ListenerProtocols.Http1 => HttpProtocols.Http1,
+                        ListenerProtocols.Http2 => HttpProtocols.Http2,
+                        // Without TLS there is no ALPN to choose between the two, so a cleartext listener that
+                        // allows both speaks HTTP/1.1; cleartext HTTP/2 (h2c, prior knowledge) is "protocols: http2".
+                        _ when listener.Tls is null => HttpProtocols.Http1,
+                        _ => HttpProtocols.Http1AndHttp2,
+                    };
+                    if (listener.Tls is { } tls)
+                    {
+                        l.UseHttps(LoadCertificate(tls));
+                    }
+                });
+            }
+        });
+    }
+
+    internal static X509Certificate2 LoadCertificate(TlsConfig tls)
+    {
+        using var pem = X509Certificate2.CreateFromPemFile(tls.Certificate, tls.Key);
+        // Re-import so the private key is usable by SslStream on every platform.
+        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+    }
+
+    internal static IPAddress ParseAddress(string address) => address switch
+    {
+        "*" => IPAddress.IPv6Any,
+        "localhost" => IPAddress.Loopback,
+        _ => IPAddress.Parse(address),
+    };
+
+    private static List<Uri> BoundUrls(WebApplication app) =>
+        app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal))).ToList() ?? [];
+
+    private static Dictionary<string, Uri> MapListenerUrls(GatewayConfig config, List<Uri> bound)
+    {
+        // Kestrel reports addresses in the order endpoints were configured.
+        var map = new Dictionary<string, Uri>(StringComparer.Ordinal);
+        for (var i = 0; i < config.Listeners.Count && i < bound.Count; i++)
+        {
+            map[config.Listeners[i].Name] = bound[i];
+        }
+
+        return map;
+    }
+
+    [LoggerMessage(30, LogLevel.Information, "Listener {Name} on {Url}")]
+    private static partial void LogListening(ILogger logger, string name, Uri url);
+
+    [LoggerMessage(31, LogLevel.Information, "Stopping: draining in-flight requests for up to {Seconds}s")]
+    private static partial void LogDraining(ILogger logger, double seconds);
+}
+
+/// <summary>The configuration could not be loaded; <see cref="Errors"/> says why.</summary>
+public sealed class ConfigException(IReadOnlyList<ConfigError> errors)
+    : Exception($"Invalid configuration ({errors.Count} error(s)):{Environment.NewLine}{string.Join(Environment.NewLine, errors)}")
+{
+    public IReadOnlyList<ConfigError> Errors { get; } = errors;
+}
+
+/// <summary>Signals are handled by the caller (the CLI), which decides when to drain; the hosts must not react on their own.</summary>
+internal sealed class ExternalLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+}

@@ -1,0 +1,23 @@
+using System.Collections.Frozen;
+using Turnpike.Configuration;
+using Turnpike.Routing;
+
+namespace Turnpike.Model;
+
+/// <summary>
+/// One immutable generation of the runtime model. The request path reads <see cref="GatewayState.Current"/> once
+/// per request, so a reload never changes the model under a request that is already running.
+/// </summary>
+internal sealed class GatewaySnapshot(long generation, GatewayConfig config, RouteTable routes, FrozenDictionary<string, ClusterModel> clusters, string source)
+{
+    public long Generation { get; } = generation;
+
+    public GatewayConfig Config { get; } = config;
+
+    public RouteTable Routes { get; } = routes;
+
+    public FrozenDictionary<string, ClusterModel> Clusters { get; } = clusters;
+
+    /// <summary>The file the config came from, or "&lt;embedded default&gt;".</summary>
+    public string Source { get; } = source;
+}

@@ -1,0 +1,71 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
+using Turnpike.Forwarding;
+
+namespace Turnpike.Pipeline;
+
+/// <summary>
+/// The gateway's own answers: a status, an <c>x-turnpike-error</c> reason header and a small JSON body, all
+/// precomputed so writing one allocates nothing.
+/// </summary>
+internal static class ErrorResponses
+{
+    public const string ReasonHeader = "x-turnpike-error";
+
+    private static readonly ErrorResponse[] Responses = Build();
+
+    public static int StatusOf(GatewayErrorCode code) => Responses[(int)code].Status;
+
+    public static string ReasonOf(GatewayErrorCode code) => Responses[(int)code].Reason;
+
+    public static Task WriteAsync(HttpContext context, GatewayErrorCode code)
+    {
+        var response = context.Response;
+        if (response.HasStarted)
+        {
+            return Task.CompletedTask;
+        }
+
+        var e = Responses[(int)code];
+        response.Clear();
+        response.StatusCode = e.Status;
+        response.Headers[ReasonHeader] = e.Reason;
+        response.ContentType = "application/json";
+        response.ContentLength = e.Body.Length;
+        if (HttpMethods.IsHead(context.Request.Method))
+        {
+            return Task.CompletedTask;
+        }
+
+        return response.Body.WriteAsync(e.Body).AsTask();
+    }
+
+    private static ErrorResponse[] Build()
+    {
+        var values = Enum.GetValues<GatewayErrorCode>();
+        var list = new ErrorResponse[values.Length];
+        foreach (var code in values)
+        {
+            var (status, reason, message) = code switch
+            {
+                GatewayErrorCode.NoRoute => (404, "no_route", "No route matches this request."),
+                GatewayErrorCode.InvalidHeader => (400, "invalid_header", "A request header contains characters that cannot be forwarded."),
+                GatewayErrorCode.NoHealthyDestination => (503, "no_healthy_destination", "The cluster has no destination that can take this request."),
+                GatewayErrorCode.ConnectionRefused => (502, "connection_refused", "The upstream refused the connection or could not be reached."),
+                GatewayErrorCode.ConnectTimeout => (504, "connect_timeout", "The upstream did not accept a connection in time."),
+                GatewayErrorCode.UpstreamTimeout => (504, "upstream_timeout", "The upstream did not answer in time."),
+                GatewayErrorCode.UpstreamReset => (502, "upstream_reset", "The upstream closed the connection before answering."),
+                GatewayErrorCode.UpstreamError => (502, "upstream_error", "The upstream's answer could not be read."),
+                GatewayErrorCode.ClientBodyError => (400, "client_body_error", "The request body could not be read from the client."),
+                _ => (500, "internal", "Internal gateway error."),
+            };
+            var body = Encoding.UTF8.GetBytes($"{{\"status\":{status},\"error\":\"{reason}\",\"message\":\"{message}\"}}");
+            list[(int)code] = new ErrorResponse(status, reason, body);
+        }
+
+        return list;
+    }
+
+    private sealed record ErrorResponse(int Status, string Reason, byte[] Body);
+}
