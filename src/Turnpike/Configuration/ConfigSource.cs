@@ -46,6 +46,7 @@ public sealed class ConfigSource
 
         var errors = new List<ConfigError>(result.Errors);
         errors.AddRange(builder.ValidateTransforms(result.Config));
+        errors.Sort(static (a, b) => a.Line != b.Line ? a.Line.CompareTo(b.Line) : a.Column.CompareTo(b.Column));
         var config = Overrides is null ? result.Config : Overrides(result.Config);
         return new ConfigLoadResult(errors.Count == 0 ? config : null, errors);
     }
