@@ -71,14 +71,7 @@ public sealed class AccessLogTests
         var logPath = Path.Combine(Path.GetTempPath(), $"turnpike-access-{Guid.NewGuid():N}.log");
         try
         {
-            await using (var gw = await GatewayHost.StartAsync($$"""
-                logging:
-                  accessLog: { enabled: true, path: {{logPath}}, sampleRate: 0 }
-                routes:
-                  all: { match: { path: "/{**rest}" }, cluster: c }
-                clusters:
-                  c: { destinations: { d: "{{backend.Address}}" } }
-                """))
+            await using (var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address, top: $"logging:\n  accessLog: {{ enabled: true, path: {logPath}, sampleRate: 0 }}")))
             {
                 for (var i = 0; i < 5; i++)
                 {

@@ -7,23 +7,11 @@ namespace Turnpike.FunctionalTests;
 
 public sealed class AdminTests
 {
-    private static string Config(string backend, string admin = "") => $$"""
-        {{admin}}
-        routes:
-          all:
-            match: { path: "/{**rest}" }
-            cluster: c
-        clusters:
-          c:
-            destinations:
-              d: {{backend}}
-        """;
-
     [Fact]
     public async Task HealthReadinessAndEffectiveConfig()
     {
         await using var backend = await TestBackend.StartEchoAsync();
-        await using var gw = await GatewayHost.StartAsync(Config(backend.Address));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address));
         using var client = GatewayHost.CreateClient();
 
         using (var health = await client.GetAsync(new Uri(gw.AdminUrl, "/healthz")))
@@ -58,7 +46,7 @@ public sealed class AdminTests
     public async Task TokenProtectsAdminEndpointsAndIsRedacted()
     {
         await using var backend = await TestBackend.StartEchoAsync();
-        await using var gw = await GatewayHost.StartAsync(Config(backend.Address, "admin:\n  address: 127.0.0.1\n  port: 0\n  token: s3cret-token"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address, top: "admin:\n  address: 127.0.0.1\n  port: 0\n  token: s3cret-token"));
         using var client = GatewayHost.CreateClient();
 
         using (var anonymous = await client.GetAsync(new Uri(gw.AdminUrl, "/admin/config")))
@@ -92,7 +80,7 @@ public sealed class AdminTests
     public async Task WrongMethodIs405()
     {
         await using var backend = await TestBackend.StartEchoAsync();
-        await using var gw = await GatewayHost.StartAsync(Config(backend.Address));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address));
         using var client = GatewayHost.CreateClient();
         using var response = await client.GetAsync(new Uri(gw.AdminUrl, "/admin/reload"));
         Assert.Equal(HttpStatusCode.MethodNotAllowed, response.StatusCode);

@@ -13,7 +13,7 @@ public sealed class HardeningTests : IAsyncLifetime
     public async Task InitializeAsync()
     {
         _backend = await TestBackend.StartEchoAsync();
-        _gateway = await GatewayHost.StartAsync($$"""
+        _gateway = await GatewayHost.StartAsync(Configs.CatchAll(_backend.Address, top: """
             server:
               limits:
                 maxRequestLineSize: 1KiB
@@ -21,15 +21,7 @@ public sealed class HardeningTests : IAsyncLifetime
                 maxRequestHeaderCount: 20
                 maxRequestBodySize: 1KiB
                 requestHeadersTimeout: 1s
-            routes:
-              all:
-                match: { path: "/{**rest}" }
-                cluster: c
-            clusters:
-              c:
-                destinations:
-                  d: {{_backend.Address}}
-            """);
+            """));
     }
 
     public async Task DisposeAsync()

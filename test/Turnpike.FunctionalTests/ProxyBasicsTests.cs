@@ -9,16 +9,7 @@ public sealed class ProxyBasicsTests
     public async Task ProxiesToBackendAndAddsForwardedHeaders()
     {
         await using var backend = await TestBackend.StartEchoAsync("b1");
-        await using var gw = await GatewayHost.StartAsync($$"""
-            routes:
-              all:
-                match: { path: "/{**rest}" }
-                cluster: c
-            clusters:
-              c:
-                destinations:
-                  d1: {{backend.Address}}
-            """);
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address));
 
         using var response = await gw.Client.GetAsync(gw.Combine("/hello/world?x=1"));
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
@@ -57,16 +48,7 @@ public sealed class ProxyBasicsTests
     public async Task PostBodyIsForwarded()
     {
         await using var backend = await TestBackend.StartEchoAsync();
-        await using var gw = await GatewayHost.StartAsync($$"""
-            routes:
-              all:
-                match: { path: "/{**rest}" }
-                cluster: c
-            clusters:
-              c:
-                destinations:
-                  d1: {{backend.Address}}
-            """);
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address));
 
         using var response = await gw.Client.PostAsync(gw.Combine("/upload"), new ByteArrayContent(new byte[100_000]));
         var echo = await Echo.ReadAsync(response);

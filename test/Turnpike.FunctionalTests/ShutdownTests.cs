@@ -7,13 +7,6 @@ namespace Turnpike.FunctionalTests;
 /// <summary>Graceful shutdown of the real executable: SIGTERM drains in-flight requests, then the process exits 0.</summary>
 public sealed class ShutdownTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
     [Fact]
     public async Task SigtermLetsTwentyInFlightRequestsFinish()
     {
@@ -31,7 +24,7 @@ public sealed class ShutdownTests
             await Echo.WriteAsync(context, "slow");
         });
 
-        var port = FreePort();
+        var port = Configs.FreePort();
         var directory = Directory.CreateTempSubdirectory("turnpike-shutdown-").FullName;
         var config = Path.Combine(directory, "turnpike.yaml");
         await File.WriteAllTextAsync(config, $$"""

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Net.Sockets;
 using Microsoft.AspNetCore.Http;
 using Turnpike.FunctionalTests.Infrastructure;
 
@@ -8,25 +7,6 @@ namespace Turnpike.FunctionalTests;
 /// <summary>Upstream failures become clear answers: 502 for refused/reset, 504 for timeouts, each with a reason — never a hang.</summary>
 public sealed class UpstreamFailureTests
 {
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
-
-    private static string Config(string destinations, string http = "") => $$"""
-        routes:
-          all:
-            match: { path: "/{**rest}" }
-            cluster: c
-        clusters:
-          c:
-            destinations:
-        {{destinations}}
-        {{http}}
-        """;
-
     private static async Task AssertGatewayError(HttpResponseMessage response, HttpStatusCode status, string reason)
     {
         Assert.Equal(status, response.StatusCode);
@@ -38,7 +18,7 @@ public sealed class UpstreamFailureTests
     [Fact]
     public async Task RefusedConnectionIs502()
     {
-        await using var gw = await GatewayHost.StartAsync(Config($"      dead: http://127.0.0.1:{FreePort()}"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"dead: http://127.0.0.1:{Configs.FreePort()}"));
         using var response = await gw.Client.GetAsync(gw.Combine("/x"));
         await AssertGatewayError(response, HttpStatusCode.BadGateway, "connection_refused");
     }
@@ -47,7 +27,7 @@ public sealed class UpstreamFailureTests
     public async Task RefusedConnectionIsRetriedOnAnotherDestination()
     {
         await using var backend = await TestBackend.StartEchoAsync("alive");
-        await using var gw = await GatewayHost.StartAsync(Config($"      dead: http://127.0.0.1:{FreePort()}\n      alive: {backend.Address}"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"dead: http://127.0.0.1:{Configs.FreePort()}\nalive: {backend.Address}"));
 
         // Round robin starts on either destination; every request must end on the live one, POSTs included
         // (a refused connection provably never carried the request).
@@ -70,7 +50,7 @@ public sealed class UpstreamFailureTests
         {
             await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
         });
-        await using var gw = await GatewayHost.StartAsync(Config($"      d: {backend.Address}", "    http:\n      activityTimeout: 500ms"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"d: {backend.Address}", "activityTimeout: 500ms"));
         using var response = await gw.Client.GetAsync(gw.Combine("/slow"));
         await AssertGatewayError(response, HttpStatusCode.GatewayTimeout, "upstream_timeout");
     }
@@ -83,7 +63,7 @@ public sealed class UpstreamFailureTests
             // Headers never come: the upstream keeps the connection busy but never answers within the request timeout.
             await Task.Delay(TimeSpan.FromSeconds(10), context.RequestAborted);
         });
-        await using var gw = await GatewayHost.StartAsync(Config($"      d: {backend.Address}", "    http:\n      requestTimeout: 400ms\n      activityTimeout: 30s"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"d: {backend.Address}", "requestTimeout: 400ms\nactivityTimeout: 30s"));
         var started = DateTime.UtcNow;
         using var response = await gw.Client.GetAsync(gw.Combine("/slow"));
         await AssertGatewayError(response, HttpStatusCode.GatewayTimeout, "upstream_timeout");
@@ -98,7 +78,7 @@ public sealed class UpstreamFailureTests
             context.Abort();
             return Task.CompletedTask;
         });
-        await using var gw = await GatewayHost.StartAsync(Config($"      d: {backend.Address}"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"d: {backend.Address}"));
         using var response = await gw.Client.GetAsync(gw.Combine("/reset"));
         await AssertGatewayError(response, HttpStatusCode.BadGateway, "upstream_reset");
     }
@@ -119,7 +99,7 @@ public sealed class UpstreamFailureTests
             context.Abort();
             return Task.CompletedTask;
         });
-        await using var gw = await GatewayHost.StartAsync(Config($"      a: {first.Address}\n      b: {second.Address}"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"a: {first.Address}\nb: {second.Address}"));
         using var response = await gw.Client.PostAsync(gw.Combine("/pay"), new StringContent("once"));
         Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
         Assert.Equal(1, hits);
@@ -133,7 +113,7 @@ public sealed class UpstreamFailureTests
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
             return context.Response.WriteAsync("backend says no");
         });
-        await using var gw = await GatewayHost.StartAsync(Config($"      d: {backend.Address}"));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"d: {backend.Address}"));
         using var response = await gw.Client.GetAsync(gw.Combine("/x"));
         Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
         Assert.False(response.Headers.Contains("x-turnpike-error"));

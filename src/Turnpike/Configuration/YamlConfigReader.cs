@@ -139,15 +139,8 @@ public static class YamlConfigReader
     private static IReadOnlyList<ListenerConfig> ReadListeners(YamlSection top)
     {
         var list = new List<ListenerConfig>();
-        foreach (var (name, keyNode, value) in top.Entries("listeners"))
+        foreach (var (name, keyNode, map, path) in top.MappingEntries("listeners", "address, port, protocols and tls"))
         {
-            var path = YamlSection.Join("listeners", name);
-            if (value is not YamlMappingNode map)
-            {
-                top.Sink.Add(value, path, "must be a mapping with address, port, protocols and tls");
-                continue;
-            }
-
             var s = new YamlSection(top.Sink, map, path, ListenerKeys);
             s.Require("port");
             var address = s.String("address", "127.0.0.1")!;
@@ -268,15 +261,8 @@ public static class YamlConfigReader
     private static IReadOnlyList<ClusterConfig> ReadClusters(YamlSection top)
     {
         var list = new List<ClusterConfig>();
-        foreach (var (id, keyNode, value) in top.Entries("clusters"))
+        foreach (var (id, keyNode, map, path) in top.MappingEntries("clusters", "destinations and http settings"))
         {
-            var path = YamlSection.Join("clusters", id);
-            if (value is not YamlMappingNode map)
-            {
-                top.Sink.Add(value, path, "must be a mapping with destinations and http settings");
-                continue;
-            }
-
             var s = new YamlSection(top.Sink, map, path, ClusterKeys);
             s.Require("destinations");
             var destinations = new List<DestinationConfig>();
@@ -374,15 +360,8 @@ public static class YamlConfigReader
     private static IReadOnlyList<RouteConfig> ReadRoutes(YamlSection top, HashSet<string> clusterIds)
     {
         var list = new List<RouteConfig>();
-        foreach (var (id, keyNode, value) in top.Entries("routes"))
+        foreach (var (id, keyNode, map, path) in top.MappingEntries("routes", "match, cluster and transforms"))
         {
-            var path = YamlSection.Join("routes", id);
-            if (value is not YamlMappingNode map)
-            {
-                top.Sink.Add(value, path, "must be a mapping with match, cluster and transforms");
-                continue;
-            }
-
             var s = new YamlSection(top.Sink, map, path, RouteKeys);
             s.Require("match");
             s.Require("cluster");

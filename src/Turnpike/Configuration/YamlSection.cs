@@ -296,6 +296,23 @@ internal sealed class YamlSection
         }
     }
 
+    /// <summary>Named entries that must each be a mapping; anything else is reported with <paramref name="shapeHint"/>.</summary>
+    public IEnumerable<(string Name, YamlScalarNode KeyNode, YamlMappingNode Map, string Path)> MappingEntries(string key, string shapeHint)
+    {
+        foreach (var (name, keyNode, value) in Entries(key))
+        {
+            var path = Join(FieldPath(key), name);
+            if (value is YamlMappingNode map)
+            {
+                yield return (name, keyNode, map, path);
+            }
+            else
+            {
+                _sink.Add(value, path, $"must be a mapping with {shapeHint}");
+            }
+        }
+    }
+
     public IReadOnlyList<YamlNode> Sequence(string key)
     {
         if (!_fields.TryGetValue(key, out var f))

@@ -1,0 +1,39 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace Turnpike.FunctionalTests.Infrastructure;
+
+/// <summary>Config snippets and ports shared by the functional tests.</summary>
+public static class Configs
+{
+    /// <summary>
+    /// One catch-all route "all" to cluster "c" with the given destinations ("name: address" lines, or a single
+    /// address for destination "d"). <paramref name="clusterHttp"/> is YAML for <c>clusters.c.http</c>;
+    /// <paramref name="top"/> is prepended as top-level sections.
+    /// </summary>
+    public static string CatchAll(string destinations, string clusterHttp = "", string top = "")
+    {
+        var lines = destinations.Contains(": ", StringComparison.Ordinal) ? destinations.Split('\n') : [$"d: {destinations}"];
+        var destinationYaml = string.Join("\n", lines.Select(l => "      " + l.Trim()));
+        var http = clusterHttp.Length == 0 ? string.Empty : "\n    http:\n" + string.Join("\n", clusterHttp.Split('\n').Select(l => "      " + l.Trim()));
+        return $$"""
+            {{top}}
+            routes:
+              all:
+                match: { path: "/{**rest}" }
+                cluster: c
+            clusters:
+              c:
+                destinations:
+            {{destinationYaml}}{{http}}
+            """;
+    }
+
+    /// <summary>A loopback port that nothing listens on (at the time of the call).</summary>
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+}
