@@ -60,9 +60,12 @@ internal static class RunCommand
 
             return 1;
         }
-        catch (IOException ex)
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or System.Net.Sockets.SocketException or System.Security.Cryptography.CryptographicException)
         {
-            await Console.Error.WriteLineAsync($"turnpike: cannot start listeners: {ex.Message}");
+            // Address in use (Kestrel's AddressInUseException is an InvalidOperationException), permission denied,
+            // an unreadable certificate: say so plainly instead of a stack trace.
+            await Console.Error.WriteLineAsync($"turnpike: cannot start: {ex.Message}");
+            await server.DisposeAsync();
             return 1;
         }
 

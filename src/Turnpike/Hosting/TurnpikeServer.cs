@@ -222,6 +222,8 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         });
         logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
         logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
+        // Start-up failures are reported once, plainly, by the caller.
+        logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
         logging.AddFilter("Yarp", LogLevel.Warning);
     }
 
