@@ -88,7 +88,7 @@ internal static class RunCommand
             Console.WriteLine($"  admin               {admin}  (try {new Uri(admin, "/readyz")}, {new Uri(admin, "/admin/config")})");
         }
 
-        if (server.DemoUrl is { } demo && server.ListenerUrls.Values.FirstOrDefault() is { } first)
+        if (source.Path is null && server.DemoUrl is { } demo && server.ListenerUrls.Values.FirstOrDefault() is { } first)
         {
             Console.WriteLine($"  demo upstream       {demo}");
             Console.WriteLine();

@@ -105,7 +105,7 @@ public sealed class ShutdownTests
                   connectTimeout: 5 parsecs
             """);
         var good = Path.Combine(directory, "good.yaml");
-        await File.WriteAllTextAsync(good, "routes:\n  r: { match: { pathPrefix: /a }, cluster: c }\nclusters:\n  c: { destinations: { d: 'http://127.0.0.1:1' } }\n");
+        await File.WriteAllTextAsync(good, "listeners: { l: { port: 0 } }\nroutes:\n  r: { match: { pathPrefix: /a }, cluster: c }\nclusters:\n  c: { destinations: { d: 'http://127.0.0.1:1' } }\n");
 
         await using (var ok = TurnpikeProcess.Start("validate", good))
         {

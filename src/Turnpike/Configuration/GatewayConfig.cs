@@ -28,6 +28,7 @@ public sealed record LimitsConfig
     public int MaxRequestHeadersTotalSize { get; init; } = 32 * 1024;
     public int MaxRequestHeaderCount { get; init; } = 100;
     public int MaxRequestLineSize { get; init; } = 8 * 1024;
+    /// <summary>Largest request body in bytes; 0 means no limit (as nginx's client_max_body_size 0).</summary>
     public long MaxRequestBodySize { get; init; } = 10 * 1024 * 1024;
     public int Http2MaxStreamsPerConnection { get; init; } = 100;
     public int? MaxConcurrentConnections { get; init; }
@@ -45,8 +46,11 @@ public sealed record ListenerConfig
     public required string Name { get; init; }
     public string Address { get; init; } = "127.0.0.1";
     public int Port { get; init; }
-    public ListenerProtocols Protocols { get; init; } = ListenerProtocols.Http1AndHttp2;
+    /// <summary>Defaults to http1 without TLS and http1AndHttp2 (ALPN) with TLS.</summary>
+    public ListenerProtocols Protocols { get; init; } = ListenerProtocols.Http1;
     public TlsConfig? Tls { get; init; }
+    [System.Text.Json.Serialization.JsonIgnore]
+    public ConfigLocation Location { get; init; }
 }
 
 public sealed record TlsConfig
@@ -94,6 +98,7 @@ public sealed record RouteConfig
     public required string Cluster { get; init; }
     public IReadOnlyList<IReadOnlyDictionary<string, string>> Transforms { get; init; } = [];
     /// <summary>Where the route was declared, for error messages.</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
 }
 
@@ -139,6 +144,7 @@ public sealed record ClusterConfig
     public required string Id { get; init; }
     public IReadOnlyList<DestinationConfig> Destinations { get; init; } = [];
     public UpstreamHttpConfig Http { get; init; } = new();
+    [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
 }
 

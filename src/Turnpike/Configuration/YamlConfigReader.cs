@@ -122,7 +122,7 @@ public static class YamlConfigReader
                 MaxRequestHeadersTotalSize = (int)limits.Size("maxRequestHeadersTotalSize", l.MaxRequestHeadersTotalSize, 1024, int.MaxValue),
                 MaxRequestHeaderCount = limits.Int("maxRequestHeaderCount", l.MaxRequestHeaderCount, 1, 10_000),
                 MaxRequestLineSize = (int)limits.Size("maxRequestLineSize", l.MaxRequestLineSize, 256, int.MaxValue),
-                MaxRequestBodySize = limits.Size("maxRequestBodySize", l.MaxRequestBodySize, 0),
+                MaxRequestBodySize = limits.Size("maxRequestBodySize", l.MaxRequestBodySize, 0), // 0 = no limit
                 Http2MaxStreamsPerConnection = limits.Int("http2MaxStreamsPerConnection", l.Http2MaxStreamsPerConnection, 1, 10_000),
                 MaxConcurrentConnections = limits.Has("maxConcurrentConnections") ? limits.Int("maxConcurrentConnections", 0, 1) : null,
             };
@@ -165,7 +165,7 @@ public static class YamlConfigReader
                 }
             }
 
-            var protocols = ReadProtocols(s);
+            var protocols = ReadProtocols(s, tlsSection is not null);
             list.Add(new ListenerConfig
             {
                 Name = name,
@@ -173,19 +173,23 @@ public static class YamlConfigReader
                 Port = s.Int("port", 0, 0, 65535),
                 Protocols = protocols,
                 Tls = tls,
+                Location = s.Location,
             });
         }
 
         return list;
     }
 
-    private static ListenerProtocols ReadProtocols(YamlSection s)
+    private static ListenerProtocols ReadProtocols(YamlSection s, bool tls)
     {
+        // Without TLS there is no ALPN to choose between HTTP/1.1 and HTTP/2, so a cleartext listener speaks one of
+        // them: http1 by default, or http2 (h2c with prior knowledge) when asked.
+        var fallback = tls ? ListenerProtocols.Http1AndHttp2 : ListenerProtocols.Http1;
+        ListenerProtocols protocols;
         if (s.Raw("protocols") is YamlSequenceNode)
         {
-            var items = s.StringList("protocols");
             bool h1 = false, h2 = false;
-            foreach (var item in items)
+            foreach (var item in s.StringList("protocols"))
             {
                 switch (item.ToLowerInvariant())
                 {
@@ -195,10 +199,19 @@ public static class YamlConfigReader
                 }
             }
 
-            return h1 && h2 ? ListenerProtocols.Http1AndHttp2 : h2 ? ListenerProtocols.Http2 : ListenerProtocols.Http1;
+            protocols = h1 && h2 ? ListenerProtocols.Http1AndHttp2 : h2 ? ListenerProtocols.Http2 : h1 ? ListenerProtocols.Http1 : fallback;
+        }
+        else
+        {
+            protocols = s.Enum("protocols", fallback);
         }
 
-        return s.Enum("protocols", ListenerProtocols.Http1AndHttp2);
+        if (protocols == ListenerProtocols.Http1AndHttp2 && !tls)
+        {
+            s.Error("protocols", "HTTP/1.1 and HTTP/2 on one port need TLS (ALPN chooses between them); without tls use http1, or http2 for h2c");
+        }
+
+        return protocols;
     }
 
     private static AdminConfig ReadAdmin(YamlSection? s)
@@ -239,7 +252,7 @@ public static class YamlConfigReader
             a = new AccessLogConfig
             {
                 Enabled = access.Bool("enabled", true),
-                Path = access.String("path", a.Path)!,
+                Path = access.String("path", a.Path) is { } logPath && logPath != "stdout" ? ResolvePath(s.Sink.File, logPath) : "stdout",
                 SampleRate = access.Double("sampleRate", a.SampleRate, 0, 1),
             };
         }
@@ -518,20 +531,48 @@ public static class YamlConfigReader
 
     private static void CheckPorts(YamlSection top, GatewayConfig config)
     {
-        var seen = new Dictionary<(string, int), string>();
-        foreach (var l in config.Listeners)
+        if (config.Listeners.Count == 0 && !top.Sink.Errors.Any(e => e.Field.StartsWith("listeners", StringComparison.Ordinal)))
         {
-            if (l.Port != 0 && !seen.TryAdd((l.Address, l.Port), l.Name))
-            {
-                top.Sink.Add(top.LocationOf("listeners"), $"listeners.{l.Name}.port", $"port {l.Port} is already used by listener '{seen[(l.Address, l.Port)]}'");
-            }
+            top.Sink.Add(top.LocationOf("listeners"), "listeners", "at least one listener is required (for example listeners: { public: { port: 8080 } })");
         }
 
-        if (config.Admin.Enabled && config.Admin.Port != 0 && seen.TryGetValue((config.Admin.Address, config.Admin.Port), out var other))
+        var bound = new List<(string Address, int Port, string Owner)>();
+        void Claim(string address, int port, string owner, string field, ConfigLocation location)
         {
-            top.Sink.Add(top.LocationOf("admin"), "admin.port", $"port {config.Admin.Port} is already used by listener '{other}'");
+            if (port == 0)
+            {
+                return;
+            }
+
+            foreach (var (otherAddress, otherPort, otherOwner) in bound)
+            {
+                if (otherPort == port && (otherAddress == address || IsAnyAddress(otherAddress) || IsAnyAddress(address)))
+                {
+                    top.Sink.Add(location, field, $"port {port} on {address} is already used by {otherOwner}");
+                    return;
+                }
+            }
+
+            bound.Add((address, port, owner));
+        }
+
+        foreach (var l in config.Listeners)
+        {
+            Claim(l.Address, l.Port, $"listener '{l.Name}'", $"listeners.{l.Name}.port", l.Location);
+        }
+
+        if (config.Admin.Enabled)
+        {
+            Claim(config.Admin.Address, config.Admin.Port, "the admin listener", "admin.port", top.LocationOf("admin"));
+        }
+
+        if (config.Demo is { } demo)
+        {
+            Claim(demo.Address, demo.Port, "the demo upstream", "demo.port", top.LocationOf("demo"));
         }
     }
+
+    private static bool IsAnyAddress(string address) => address is "*" or "0.0.0.0" or "::";
 
     private static void CheckFileExists(YamlSection s, string key, string? path)
     {

@@ -224,7 +224,8 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         logging.AddFilter("Microsoft.Hosting", LogLevel.Warning);
         // Start-up failures are reported once, plainly, by the caller.
         logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.None);
-        logging.AddFilter("Yarp", LogLevel.Warning);
+        // YARP logs every failed forward with a stack trace; ProxyHandler logs one line per failure with its reason.
+        logging.AddFilter("Yarp", LogLevel.Error);
     }
 
     private static void ConfigureGatewayKestrel(IWebHostBuilder webHost, GatewayConfig config)
@@ -240,7 +241,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             o.Limits.MaxRequestHeaderCount = limits.MaxRequestHeaderCount;
             o.Limits.MaxRequestLineSize = limits.MaxRequestLineSize;
             o.Limits.MaxRequestBufferSize = Math.Max(1024 * 1024, limits.MaxRequestLineSize + limits.MaxRequestHeadersTotalSize);
-            o.Limits.MaxRequestBodySize = limits.MaxRequestBodySize;
+            o.Limits.MaxRequestBodySize = limits.MaxRequestBodySize == 0 ? null : limits.MaxRequestBodySize;
             o.Limits.MaxConcurrentConnections = limits.MaxConcurrentConnections;
             o.Limits.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
             o.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(o.Limits.Http2.MaxRequestHeaderFieldSize, limits.MaxRequestHeadersTotalSize);
@@ -259,18 +260,36 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
                     };
                     if (listener.Tls is { } tls)
                     {
-                        l.UseHttps(LoadCertificate(tls));
+                        var (certificate, chain) = LoadCertificate(tls);
+                        l.UseHttps(https =>
+                        {
+                            https.ServerCertificate = certificate;
+                            https.ServerCertificateChain = chain;
+                        });
                     }
                 });
             }
         });
     }
 
-    internal static X509Certificate2 LoadCertificate(TlsConfig tls)
+    /// <summary>The leaf certificate with its key, and any intermediates that follow it in the PEM file (fullchain.pem).</summary>
+    internal static (X509Certificate2 Certificate, X509Certificate2Collection Chain) LoadCertificate(TlsConfig tls)
     {
         using var pem = X509Certificate2.CreateFromPemFile(tls.Certificate, tls.Key);
         // Re-import so the private key is usable by SslStream on every platform.
-        return X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        var certificate = X509CertificateLoader.LoadPkcs12(pem.Export(X509ContentType.Pkcs12), null);
+        var all = new X509Certificate2Collection();
+        all.ImportFromPemFile(tls.Certificate);
+        var chain = new X509Certificate2Collection();
+        foreach (var c in all)
+        {
+            if (c.Thumbprint != certificate.Thumbprint)
+            {
+                chain.Add(c);
+            }
+        }
+
+        return (certificate, chain);
     }
 
     internal static IPAddress ParseAddress(string address) => address switch

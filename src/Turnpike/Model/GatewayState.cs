@@ -60,13 +60,21 @@ internal sealed partial class GatewayState
                 return result.Errors;
             }
 
-            var previous = _current?.Config;
-            if (previous is not null && ListenersChanged(previous, result.Config!))
+            var config = result.Config!;
+            if (_current?.Config is { } running)
             {
-                LogListenersNeedRestart(_logger);
+                var changed = RestartOnlyChanges(running, config);
+                if (changed.Count > 0)
+                {
+                    LogNeedsRestart(_logger, string.Join(", ", changed));
+                }
+
+                // Keep what is actually bound and running, so the model (and /admin/config) never claims settings
+                // that are not in effect.
+                config = config with { Listeners = running.Listeners, Admin = running.Admin, Server = running.Server, Logging = running.Logging, Demo = running.Demo };
             }
 
-            Apply(result.Config!);
+            Apply(config);
             LogReloaded(_logger, _source.Description, _generation);
             return [];
         }
@@ -83,8 +91,38 @@ internal sealed partial class GatewayState
         Volatile.Write(ref _current, snapshot);
     }
 
-    private static bool ListenersChanged(GatewayConfig a, GatewayConfig b) =>
-        !a.Listeners.SequenceEqual(b.Listeners) || a.Admin != b.Admin || a.Server.Limits != b.Server.Limits;
+    /// <summary>Sections that are applied at start-up only: listeners, admin, server, logging and the demo upstream.</summary>
+    internal static List<string> RestartOnlyChanges(GatewayConfig running, GatewayConfig next)
+    {
+        var changed = new List<string>();
+        // Where a listener is written in the file is not a setting.
+        if (!running.Listeners.Select(l => l with { Location = default }).SequenceEqual(next.Listeners.Select(l => l with { Location = default })))
+        {
+            changed.Add("listeners");
+        }
+
+        if (running.Admin != next.Admin)
+        {
+            changed.Add("admin");
+        }
+
+        if (running.Server != next.Server)
+        {
+            changed.Add("server");
+        }
+
+        if (running.Logging != next.Logging)
+        {
+            changed.Add("logging");
+        }
+
+        if (running.Demo != next.Demo)
+        {
+            changed.Add("demo");
+        }
+
+        return changed;
+    }
 
     [LoggerMessage(1, LogLevel.Information, "Configuration reloaded from {Source} (generation {Generation})")]
     private static partial void LogReloaded(ILogger logger, string source, long generation);
@@ -95,6 +133,6 @@ internal sealed partial class GatewayState
     [LoggerMessage(3, LogLevel.Error, "Config error: {Error}")]
     private static partial void LogReloadError(ILogger logger, string error);
 
-    [LoggerMessage(4, LogLevel.Warning, "Listener, admin or server-limit changes take effect after a restart; routes and clusters were reloaded")]
-    private static partial void LogListenersNeedRestart(ILogger logger);
+    [LoggerMessage(4, LogLevel.Warning, "Changes to {Sections} take effect after a restart; routes and clusters were reloaded")]
+    private static partial void LogNeedsRestart(ILogger logger, string sections);
 }

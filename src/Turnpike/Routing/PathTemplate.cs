@@ -18,7 +18,8 @@ public sealed class PathTemplate
         _segments = segments;
         _catchAll = catchAll;
         HasParameters = catchAll is not null || Array.Exists(segments, s => s.Parameter is not null);
-        LiteralLength = segments.Sum(s => s.Literal?.Length ?? 0);
+        LiteralSegments = segments.Count(s => s.Literal is not null);
+        ParameterSegments = segments.Length - LiteralSegments;
         FirstLiteral = segments.Length > 0 ? segments[0].Literal : null;
     }
 
@@ -26,8 +27,14 @@ public sealed class PathTemplate
 
     public bool HasParameters { get; }
 
-    /// <summary>Total characters of literal segments: used to order more specific templates first.</summary>
-    public int LiteralLength { get; }
+    /// <summary>Number of literal segments, for ordering more specific routes first.</summary>
+    public int LiteralSegments { get; }
+
+    /// <summary>Number of single-segment parameters (not counting a catch-all).</summary>
+    public int ParameterSegments { get; }
+
+    /// <summary>True when the template ends in a catch-all, so it matches paths of any depth below its segments.</summary>
+    public bool HasCatchAll => _catchAll is not null;
 
     /// <summary>The first segment when it is a literal, used to index the route table.</summary>
     public string? FirstLiteral { get; }

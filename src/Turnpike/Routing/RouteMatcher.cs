@@ -29,8 +29,8 @@ internal sealed class RouteMatcher
         _query = config.Query.Select(q => new ValueRule(q.Name, q.Values.ToArray(), q.Mode, q.CaseSensitive)).ToArray();
 
         FirstLiteral = _template?.FirstLiteral ?? FirstSegment(_prefix);
-        Specificity = (_template?.LiteralLength ?? _prefix?.Length ?? 0) * 16
-            + (_hosts is null ? 0 : 8) + (_methods.Length > 0 ? 4 : 0) + _headers.Length * 2 + _query.Length * 2;
+        Specificity = PathSpecificity(_template, _prefix) * 64
+            + (_hosts is null ? 0 : 16) + (_methods.Length > 0 ? 8 : 0) + Math.Min(7, _headers.Length + _query.Length);
     }
 
     /// <summary>The literal first path segment every match must start with, or null when any path can match.</summary>
@@ -109,6 +109,21 @@ internal sealed class RouteMatcher
 
     internal static bool MatchPrefix(string path, string prefix) =>
         path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && (path.Length == prefix.Length || path[prefix.Length] == '/');
+
+    /// <summary>
+    /// How narrowly the path condition matches: 4 per literal segment, 2 per parameter segment, and 1 more for a
+    /// template that matches an exact depth (no catch-all). A prefix counts as literal segments followed by a
+    /// catch-all. So "/users/{id}" (7) beats "/users" as a prefix (4), and "/api/v2" as a prefix (8) beats "/api/{**rest}" (4).
+    /// </summary>
+    internal static int PathSpecificity(PathTemplate? template, string? prefix)
+    {
+        if (template is not null)
+        {
+            return (template.LiteralSegments * 4) + (template.ParameterSegments * 2) + (template.HasCatchAll ? 0 : 1);
+        }
+
+        return prefix is null ? 0 : prefix.Count(c => c == '/') * 4;
+    }
 
     private static string? FirstSegment(string? prefix)
     {

@@ -173,6 +173,53 @@ public sealed class YamlConfigReaderTests
         Assert.Contains(result.Errors, e => e.Field == field);
     }
 
+    [Theory]
+    [InlineData("port: 80", ListenerProtocols.Http1)]
+    [InlineData("port: 80\n    protocols: http2", ListenerProtocols.Http2)]
+    [InlineData("port: 80\n    protocols: [http2]", ListenerProtocols.Http2)]
+    [InlineData("port: 80\n    tls: { certificate: CERT, key: CERT }", ListenerProtocols.Http1AndHttp2)]
+    public void ListenerProtocolsDefaultByTls(string body, ListenerProtocols expected)
+    {
+        var cert = Path.GetTempFileName();
+        try
+        {
+            var result = YamlConfigReader.Read($"listeners:\n  l:\n    {body.Replace("CERT", cert, StringComparison.Ordinal)}\n", "l.yaml");
+            Assert.Empty(result.Errors);
+            Assert.Equal(expected, Assert.Single(result.Config!.Listeners).Protocols);
+        }
+        finally
+        {
+            File.Delete(cert);
+        }
+    }
+
+    [Theory]
+    [InlineData("protocols: http1AndHttp2")]
+    [InlineData("protocols: [http1, http2]")]
+    public void BothProtocolsWithoutTlsIsAnError(string protocols)
+    {
+        var result = YamlConfigReader.Read($"listeners:\n  l:\n    port: 80\n    {protocols}\n", "l.yaml");
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("listeners.l.protocols", error.Field);
+        Assert.Contains("need TLS", error.Message);
+    }
+
+    [Fact]
+    public void AtLeastOneListenerIsRequired()
+    {
+        var result = YamlConfigReader.Read("routes: {}\n", "n.yaml");
+        Assert.Equal("listeners", Assert.Single(result.Errors).Field);
+    }
+
+    [Fact]
+    public void AccessLogPathIsRelativeToTheConfigFile()
+    {
+        var result = YamlConfigReader.Read("listeners: { l: { port: 0 } }\nlogging: { accessLog: { path: logs/access.log } }\n", "/etc/turnpike/turnpike.yaml");
+        Assert.Equal("/etc/turnpike/logs/access.log", result.Config!.Logging.AccessLog.Path);
+        var stdout = YamlConfigReader.Read("listeners: { l: { port: 0 } }\nlogging: { accessLog: { enabled: true } }\n", "/etc/turnpike/turnpike.yaml");
+        Assert.Equal("stdout", stdout.Config!.Logging.AccessLog.Path);
+    }
+
     [Fact]
     public void ClusterWithoutDestinationsIsAnError()
     {
@@ -183,9 +230,12 @@ public sealed class YamlConfigReaderTests
     [Fact]
     public void PortConflictsAreReported()
     {
-        var result = YamlConfigReader.Read("listeners:\n  a: { port: 9000 }\n  b: { port: 9000 }\nadmin: { port: 9000 }\n", "p.yaml");
-        Assert.Contains(result.Errors, e => e.Field == "listeners.b.port");
+        var result = YamlConfigReader.Read("listeners:\n  a: { port: 9000 }\n  b: { port: 9000 }\n  c: { address: '*', port: 9001 }\nadmin: { port: 9000 }\ndemo: { port: 9001 }\n", "p.yaml");
+        Assert.Equal(3, result.Errors.Count);
+        var listener = Assert.Single(result.Errors, e => e.Field == "listeners.b.port");
+        Assert.Equal(3, listener.Line);
         Assert.Contains(result.Errors, e => e.Field == "admin.port");
+        Assert.Contains(result.Errors, e => e.Field == "demo.port" && e.Message.Contains("listener 'c'", StringComparison.Ordinal));
     }
 
     [Theory]
@@ -236,7 +286,7 @@ public sealed class YamlConfigReaderTests
     [Fact]
     public void TransformErrorsPointAtTheTransform()
     {
-        var yaml = "routes:\n  r:\n    match: { pathPrefix: /a }\n    cluster: c\n    transforms:\n      - pathRemovePrefx: /a\nclusters:\n  c:\n    destinations:\n      d: http://127.0.0.1:1\n";
+        var yaml = "listeners: { l: { port: 0 } }\nroutes:\n  r:\n    match: { pathPrefix: /a }\n    cluster: c\n    transforms:\n      - pathRemovePrefx: /a\nclusters:\n  c:\n    destinations:\n      d: http://127.0.0.1:1\n";
         var path = Path.Combine(Path.GetTempPath(), $"turnpike-{Guid.NewGuid():N}.yaml");
         File.WriteAllText(path, yaml);
         try
@@ -244,7 +294,7 @@ public sealed class YamlConfigReaderTests
             var result = ConfigValidator.Validate(ConfigSource.FromFile(path));
             var error = Assert.Single(result.Errors);
             Assert.Equal("routes.r.transforms[0]", error.Field);
-            Assert.Equal(6, error.Line);
+            Assert.Equal(7, error.Line);
             Assert.Contains("PathRemovePrefx", error.Message);
         }
         finally

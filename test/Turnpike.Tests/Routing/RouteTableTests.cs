@@ -10,7 +10,7 @@ public sealed class RouteTableTests
 {
     private static GatewaySnapshot Build(string routes)
     {
-        var yaml = $"routes:\n{routes}\nclusters:\n  c:\n    destinations:\n      d: http://127.0.0.1:1\n";
+        var yaml = $"listeners:\n  l: {{ port: 0 }}\nroutes:\n{routes}\nclusters:\n  c:\n    destinations:\n      d: http://127.0.0.1:1\n";
         var result = YamlConfigReader.Read(yaml, "t.yaml");
         Assert.Empty(result.Errors);
         using var services = new ServiceCollection().AddLogging().AddTurnpikeForwarding().AddSingleton<RuntimeModelBuilder>().BuildServiceProvider();
@@ -40,6 +40,20 @@ public sealed class RouteTableTests
         Assert.Equal("api", Match(s, "/api"));
         Assert.Equal("catchall", Match(s, "/apix"));
         Assert.Equal("catchall", Match(s, "/"));
+    }
+
+    [Fact]
+    public void ExactDepthTemplateBeatsAShorterPrefix()
+    {
+        var s = Build("""
+              prefix: { match: { pathPrefix: /users }, cluster: c }
+              byid: { match: { path: "/users/{id}" }, cluster: c }
+              deeper: { match: { pathPrefix: /users/admin }, cluster: c }
+            """);
+        Assert.Equal("byid", Match(s, "/users/42"));
+        Assert.Equal("deeper", Match(s, "/users/admin"));
+        Assert.Equal("prefix", Match(s, "/users/42/orders"));
+        Assert.Equal("prefix", Match(s, "/users"));
     }
 
     [Fact]
