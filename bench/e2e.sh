@@ -15,7 +15,10 @@
 #   CONNS="50 1000"                   connection counts
 #   PROXIES="turnpike-jit turnpike-aot bare-yarp bare-yarp-inline"
 #                                     bare-yarp is the baseline (YARP defaults); bare-yarp-inline is bare YARP with
-#                                     Turnpike's inline-scheduling settings, for attribution only
+#                                     Turnpike's inline-scheduling settings, for attribution only. A name can
+#                                     carry extra environment variables for investigation, e.g.
+#                                     "turnpike-aot:DOTNET_gcConcurrent=1,DOTNET_GCgen0size=400000"; and any
+#                                     turnpike-NAME whose build is in bench/out/turnpike-NAME/ can be listed
 #   QUICK=1                           WARMUP=4 DURATION=3 ROUNDS=1 unless set explicitly; results labelled as such
 #   SKIP_INSTALL=1 SKIP_BUILD=1       reuse installed tools / existing builds in bench/out/
 #   PROXY_CPU=1 LOAD_CPU=0            cores
@@ -36,7 +39,7 @@ PROXIES=${PROXIES:-"turnpike-jit turnpike-aot bare-yarp bare-yarp-inline"}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
-OUT=$ROOT/bench/out
+OUT=${OUT:-$ROOT/bench/out}   # build outputs (override with SKIP_BUILD=1 to run binaries from elsewhere)
 STEADY=yes
 if [[ $QUICK == 1 || $WARMUP -lt 40 ]]; then STEADY=no; fi
 
@@ -141,20 +144,28 @@ http_status() {
 wait_ready() {
   local name=$1 port=$2 pid=$3 deadline=$((SECONDS + 60)) status
   while ((SECONDS < deadline)); do
-    kill -0 "$pid" 2>/dev/null || { tail -20 "$TMP/$name.log" >&2 || true; die "$name (pid $pid) exited during start-up"; }
+    kill -0 "$pid" 2>/dev/null || { tail -20 "$TMP/$(fsafe "$name").log" >&2 || true; die "$name (pid $pid) exited during start-up"; }
     status=$(http_status "$port" || true)
     if [[ $status == "HTTP/1.1 200"* ]]; then return; fi
     sleep 0.3
   done
-  tail -20 "$TMP/$name.log" >&2 || true
+  tail -20 "$TMP/$(fsafe "$name").log" >&2 || true
   die "$name did not answer 200 on port $port within 60 s (last status: '${status:-none}')"
 }
 
 # utime+stime of all threads, in clock ticks.
 cpu_ticks() { sed 's/^.*) //' "/proc/$1/stat" | awk '{ print $12 + $13 }'; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
-# Context switches (voluntary + involuntary) summed over all threads: /proc/PID/status only has the main thread's.
-ctxt() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 ~ /^(non)?voluntary_ctxt_switches:$/ { s += $2 } END { print s + 0 }'; }
+# Context switches (voluntary + involuntary) per thread id: /proc/PID/status only has the main thread's.
+ctxt_by_tid() {
+  local t
+  for t in /proc/"$1"/task/*; do
+    awk -v tid="${t##*/}" '$1 ~ /^(non)?voluntary_ctxt_switches:$/ { s += $2 } END { print tid, s + 0 }' "$t/status" 2>/dev/null || true
+  done
+}
+# Switches between two ctxt_by_tid snapshots, over threads alive at the end (new threads count from zero; threads
+# that exited during the run are missed, so this can only undercount).
+ctxt_delta() { awk 'NR == FNR { before[$1] = $2; next } { d += $2 - before[$1] } END { print d + 0 }' "$1" "$2"; }
 ctxt_split() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { v += $2 } $1 == "nonvoluntary_ctxt_switches:" { n += $2 } END { print v + 0 "/" n + 0 }'; }
 
 # wrk latency ("812.00us", "1.20ms", "2.01s") in ms.
@@ -165,6 +176,7 @@ to_ms() {
     printf "%.3f", n }'
 }
 
+fsafe() { printf '%s' "${1//[^A-Za-z0-9._=,:+-]/_}"; } # a proxy name as a file name
 median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit } if (NR % 2) print a[(NR + 1) / 2]; else print (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
 
 # ---------------------------------------------------------------------------------------------------------------
@@ -237,21 +249,24 @@ EOF
 }
 
 declare -A PORT_OF=() START_RSS=()
-banner() { grep -m1 -E 'BareYarp listening|Turnpike is running' "$TMP/$1.log" 2>/dev/null || echo "(no banner)"; }
+banner() { grep -m1 -E 'BareYarp listening|Turnpike is running' "$TMP/$(fsafe "$1").log" 2>/dev/null || echo "(no banner)"; }
 start_proxy() {
-  local name=$1 port
+  local name=$1 port base=${1%%:*} extra=()
+  # "NAME:VAR=value,VAR=value" runs proxy NAME with extra environment variables (investigation variants).
+  if [[ $name == *:* ]]; then IFS=, read -r -a extra <<<"${name#*:}"; fi
   free_port port
   local cmd=()
-  case $name in
-    turnpike-jit) cmd=("$OUT/turnpike-jit/turnpike" run --config "$TMP/turnpike.yaml" --port "$port") ;;
-    turnpike-aot) cmd=("$OUT/turnpike-aot/turnpike" run --config "$TMP/turnpike.yaml" --port "$port") ;;
+  case $base in
+    # turnpike-jit, turnpike-aot, or any other build put in $OUT/turnpike-<something>/ (e.g. other publish options).
+    turnpike-*) cmd=("$OUT/$base/turnpike" run --config "$TMP/turnpike.yaml" --port "$port") ;;
     bare-yarp) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port") ;;
     bare-yarp-inline) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port" --inline) ;;
     *) die "unknown proxy '$name'" ;;
   esac
   [[ -x ${cmd[0]} ]] || die "${cmd[0]} not found (build first, or unset SKIP_BUILD)"
+  if ((${#extra[@]} > 0)); then cmd=(env "${extra[@]}" "${cmd[@]}"); fi # env execs: same PID
   # taskset execs the proxy, so $! is the proxy's own PID.
-  taskset -c "$PROXY_CPU" "${cmd[@]}" >"$TMP/$name.log" 2>&1 &
+  taskset -c "$PROXY_CPU" "${cmd[@]}" >"$TMP/$(fsafe "$name").log" 2>&1 &
   PID_OF[$name]=$!
   PORT_OF[$name]=$port
   wait_ready "$name" "$port" "${PID_OF[$name]}"
@@ -280,27 +295,29 @@ sample_rss() { # pid seconds outfile: max VmRSS (kB) while the run lasts; bounde
 warm_up() {
   local name=$1 port=${PORT_OF[$1]} half=$(( (WARMUP + 1) / 2 ))
   log "warm-up $name: ${half}s at 1000 connections, then $((WARMUP - half))s at 50"
-  run_wrk "$port" 1000 "$half" "$TMP/warmup-$name-1000.txt" || die "wrk failed during warm-up of $name"
+  run_wrk "$port" 1000 "$half" "$TMP/warmup-$(fsafe "$name")-1000.txt" || die "wrk failed during warm-up of $name"
   if ((WARMUP - half > 0)); then
-    run_wrk "$port" 50 $((WARMUP - half)) "$TMP/warmup-$name-50.txt" || die "wrk failed during warm-up of $name"
+    run_wrk "$port" 50 $((WARMUP - half)) "$TMP/warmup-$(fsafe "$name")-50.txt" || die "wrk failed during warm-up of $name"
   fi
   local bad
-  bad=$(cat "$TMP"/warmup-"$name"-*.txt | awk '/Non-2xx or 3xx responses:/ { s += $NF } END { print s + 0 }')
+  bad=$(cat "$TMP"/warmup-"$(fsafe "$name")"-*.txt | awk '/Non-2xx or 3xx responses:/ { s += $NF } END { print s + 0 }')
   if ((bad > 0)); then log "WARNING: $name answered $bad non-2xx responses during warm-up"; fi
 }
 
 measure() { # round proxy conns
   local round=$1 name=$2 conns=$3 pid=${PID_OF[$2]} port=${PORT_OF[$2]}
-  local out=$TMP/run-$round-$name-$conns.txt rssf=$TMP/rss-$round-$name-$conns
+  local f
+  f=$(fsafe "$name")
+  local out=$TMP/run-$round-$f-$conns.txt rssf=$TMP/rss-$round-$f-$conns
   kill -0 "$pid" 2>/dev/null || die "$name (pid $pid) is gone"
-  local t0 c0 t1 c1
-  t0=$(cpu_ticks "$pid"); c0=$(ctxt "$pid")
+  local t0 t1
+  t0=$(cpu_ticks "$pid"); ctxt_by_tid "$pid" >"$rssf.ctxt0"
   rm -f "$rssf.stop"
   sample_rss "$pid" "$DURATION" "$rssf" &
   local sampler=$!
   BG_PIDS+=("$sampler")
   run_wrk "$port" "$conns" "$DURATION" "$out" || { cat "$out" >&2; die "wrk failed against $name"; }
-  t1=$(cpu_ticks "$pid"); c1=$(ctxt "$pid")
+  t1=$(cpu_ticks "$pid"); ctxt_by_tid "$pid" >"$rssf.ctxt1"
   touch "$rssf.stop"; wait "$sampler" 2>/dev/null || true
   local keep=() b
   for b in "${BG_PIDS[@]}"; do [[ $b == "$sampler" ]] || keep+=("$b"); done
@@ -317,8 +334,10 @@ measure() { # round proxy conns
   [[ -n $requests && $requests -gt 0 ]] || { cat "$out" >&2; die "no requests completed against $name"; }
   local cpu_us_req ctxt_req
   cpu_us_req=$(awk -v d=$((t1 - t0)) -v hz="$CLK_TCK" -v n="$requests" 'BEGIN { printf "%.2f", d * 1e6 / hz / n }')
-  ctxt_req=$(awk -v d=$((c1 - c0)) -v n="$requests" 'BEGIN { printf "%.3f", d / n }')
-  RAW+="$round	$name	$conns	$rps	$requests	$p50	$p99	$cpu_us_req	$rssmax	$hwm	$non2xx	$sockerr	$ctxt_req"$'\n'
+  ctxt_req=$(awk -v d="$(ctxt_delta "$rssf.ctxt0" "$rssf.ctxt1")" -v n="$requests" 'BEGIN { printf "%.3f", d / n }')
+  local row="$round	$name	$conns	$rps	$requests	$p50	$p99	$cpu_us_req	$rssmax	$hwm	$non2xx	$sockerr	$ctxt_req"
+  RAW+="$row"$'\n'
+  echo "$row" >>"$TMP/runs.tsv"   # raw rows survive a failure in the report
   local flag=""
   ((non2xx > 0)) && flag="  <-- $non2xx NON-2xx RESPONSES (invalid run)"
   ((sockerr > 0)) && flag+="  ($sockerr socket errors)"
@@ -344,7 +363,7 @@ report() {
       echo "> **QUICK / NOT STEADY STATE** (warm-up ${WARMUP}s < 40s): a smoke test of the script; do not quote these numbers."
       echo
     fi
-    echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ has local changes)')"
+    echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ has local changes)')$(git -C "$ROOT" diff --quiet HEAD -- bench/e2e.sh bench/BareYarp 2>/dev/null || echo ' (bench/e2e.sh or bench/BareYarp has local changes)')"
     echo "- Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r); load average at start: $LOAD_AT_START"
     echo "- .NET SDK $(dotnet --version 2>/dev/null || echo '?'), nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'), $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')"
     echo "- Settings: WARMUP=${WARMUP}s per proxy process (half at 1000, half at 50 connections), ROUNDS=$ROUNDS, DURATION=${DURATION}s, CONNS=\"$CONNS\""
@@ -443,7 +462,9 @@ main() {
 
   mkdir -p "$RESULTS_DIR"
   local md
-  md=$RESULTS_DIR/e2e-$(date -u +%Y%m%d-%H%M%S)$([[ $STEADY == no ]] && echo -quick).md
+  md=$RESULTS_DIR/e2e-$(date -u +%Y%m%d-%H%M%S)
+  if [[ $STEADY == no ]]; then md+=-quick; fi
+  md+=.md
   report "$md"
   echo
   cat "$md"
