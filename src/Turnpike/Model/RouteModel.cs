@@ -18,4 +18,10 @@ internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, Clust
     public ClusterModel Cluster { get; } = cluster;
 
     public HttpTransformer Transformer { get; } = transformer;
+
+    /// <summary>
+    /// Whether the request's route values must be filled: only YARP's PathPattern transform reads them, so other
+    /// routes with parameters (a "/{**rest}" catch-all, say) skip the dictionary.
+    /// </summary>
+    public bool CapturesRouteValues { get; } = matcher.CapturesValues && config.Transforms.Any(t => t.ContainsKey("PathPattern"));
 }

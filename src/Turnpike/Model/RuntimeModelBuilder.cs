@@ -52,7 +52,7 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder)
                 usedInvokers.Add(key);
                 if (!_invokers.TryGetValue(key, out var invoker))
                 {
-                    invoker = CreateInvoker(c.Http);
+                    invoker = CreateInvoker(c.Http, c.Destinations.Any(d => Uri.CheckHostName(new Uri(d.Address).Host) == UriHostNameType.Dns));
                     _invokers[key] = invoker;
                 }
 
@@ -93,7 +93,7 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder)
         };
     }
 
-    internal static HttpMessageInvoker CreateInvoker(UpstreamHttpConfig http)
+    internal static HttpMessageInvoker CreateInvoker(UpstreamHttpConfig http, bool resolvesNames)
     {
         var handler = new SocketsHttpHandler
         {
@@ -104,7 +104,8 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder)
             EnableMultipleHttp2Connections = http.Http2MultipleConnections,
             ConnectTimeout = http.ConnectTimeout,
             PooledConnectionIdleTimeout = http.PooledConnectionIdleTimeout,
-            PooledConnectionLifetime = http.DnsRefresh,
+            // Recycling connections only matters when a destination is a DNS name that may change.
+            PooledConnectionLifetime = resolvesNames ? http.DnsRefresh : Timeout.InfiniteTimeSpan,
             MaxConnectionsPerServer = http.MaxConnectionsPerDestination,
             // Tracing headers are the transforms' business, not the client's.
             ActivityHeadersPropagator = null,

@@ -61,7 +61,7 @@ internal sealed class RouteTable
         {
             if (route.Matcher.IsMatch(request))
             {
-                if (route.Matcher.CapturesValues)
+                if (route.CapturesRouteValues)
                 {
                     route.Matcher.CaptureValues(request);
                 }

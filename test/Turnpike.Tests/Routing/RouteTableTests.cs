@@ -96,10 +96,11 @@ public sealed class RouteTableTests
     }
 
     [Fact]
-    public void TemplateRoutesCaptureRouteValues()
+    public void TemplateRoutesCaptureRouteValuesWhenATransformUsesThem()
     {
         var s = Build("""
-              users: { match: { path: "/users/{id}" }, cluster: c }
+              users: { match: { path: "/users/{id}" }, cluster: c, transforms: [ { pathPattern: "/u/{id}" } ] }
+              files: { match: { path: "/files/{**rest}" }, cluster: c }
             """);
         var context = new DefaultHttpContext();
         context.Request.Path = "/users/42";
@@ -107,6 +108,12 @@ public sealed class RouteTableTests
         Assert.Equal("42", context.Request.RouteValues["id"]);
         context.Request.Path = "/users";
         Assert.Null(s.Routes.Match(context.Request));
+
+        // No transform reads the catch-all's value, so nothing is captured (no allocation per request).
+        var other = new DefaultHttpContext();
+        other.Request.Path = "/files/a/b";
+        Assert.Equal("files", s.Routes.Match(other.Request)?.Id);
+        Assert.Empty(other.Request.RouteValues);
     }
 
     [Fact]
