@@ -208,6 +208,9 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
 
     private void ConfigureLogging(ILoggingBuilder logging)
     {
+        // Any enabled level here makes ASP.NET Core's hosting layer start an Activity and a log scope for every
+        // request; the gateway logs what matters itself (access log, failures), so this category is off.
+        logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         if (_configureLogging is not null)
         {
             _configureLogging(logging);
