@@ -25,7 +25,7 @@ public sealed class GrpcTests
     [Fact]
     public async Task UnaryCallReturnsPayloadStatusAndTrailers()
     {
-        await using var backend = await GrpcBackend.StartAsync();
+        await using var backend = await StartGrpcBackendAsync();
         await using var gw = await StartGatewayAsync(backend);
         using var channel = CreateChannel(gw);
         var client = new Greeter.GreeterClient(channel);
@@ -46,7 +46,7 @@ public sealed class GrpcTests
     [Fact]
     public async Task UnaryErrorStatusAndMessageReachTheClient()
     {
-        await using var backend = await GrpcBackend.StartAsync();
+        await using var backend = await StartGrpcBackendAsync();
         await using var gw = await StartGatewayAsync(backend);
         using var channel = CreateChannel(gw);
         var client = new Greeter.GreeterClient(channel);
@@ -61,7 +61,7 @@ public sealed class GrpcTests
     [Fact]
     public async Task ServerStreamingDeliversMessagesInOrder()
     {
-        await using var backend = await GrpcBackend.StartAsync();
+        await using var backend = await StartGrpcBackendAsync();
         await using var gw = await StartGatewayAsync(backend);
         using var channel = CreateChannel(gw);
         var client = new Greeter.GreeterClient(channel);
@@ -83,7 +83,7 @@ public sealed class GrpcTests
     [Fact]
     public async Task ServerStreamingErrorAfterMessagesArrivesInTrailers()
     {
-        await using var backend = await GrpcBackend.StartAsync();
+        await using var backend = await StartGrpcBackendAsync();
         await using var gw = await StartGatewayAsync(backend);
         using var channel = CreateChannel(gw);
         var client = new Greeter.GreeterClient(channel);
@@ -108,7 +108,7 @@ public sealed class GrpcTests
     [Fact]
     public async Task RawHttp2RequestSeesGrpcFramingAndTrailers()
     {
-        await using var backend = await GrpcBackend.StartAsync();
+        await using var backend = await StartGrpcBackendAsync();
         await using var gw = await StartGatewayAsync(backend);
         using var client = GatewayHost.CreateClient(HttpVersion.Version20, HttpVersionPolicy.RequestVersionExact);
         using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(10));
@@ -143,7 +143,7 @@ public sealed class GrpcTests
         Assert.False(response.Headers.Contains("grpc-status"), "grpc-status belongs in the trailers of a response with a body");
     }
 
-    private static Task<GatewayHost> StartGatewayAsync(GrpcBackend backend) => GatewayHost.StartAsync($$"""
+    private static Task<GatewayHost> StartGatewayAsync(TestBackend backend) => GatewayHost.StartAsync($$"""
         listeners:
           grpc: { address: 127.0.0.1, port: 0, protocols: http2 }
         routes:
@@ -201,38 +201,6 @@ public sealed class GrpcTests
     }
 
     /// <summary>A Grpc.AspNetCore server on an h2c-only Kestrel endpoint, 127.0.0.1 port 0.</summary>
-    private sealed class GrpcBackend : IAsyncDisposable
-    {
-        private readonly WebApplication _app;
-
-        private GrpcBackend(WebApplication app, string address)
-        {
-            _app = app;
-            Address = address;
-        }
-
-        public string Address { get; }
-
-        public static async Task<GrpcBackend> StartAsync()
-        {
-            var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
-            builder.WebHost.UseKestrelCore();
-            builder.Logging.SetMinimumLevel(LogLevel.Warning);
-            builder.WebHost.ConfigureKestrel(o => o.Listen(IPAddress.Loopback, 0, l => l.Protocols = HttpProtocols.Http2));
-            builder.Services.AddRoutingCore();
-            builder.Services.AddGrpc();
-            var app = builder.Build();
-            app.MapGrpcService<GreeterService>();
-            await app.StartAsync();
-            var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-            return new GrpcBackend(app, new Uri(address).GetLeftPart(UriPartial.Authority));
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            using var cts = new CancellationTokenSource(TimeSpan.FromSeconds(2));
-            await _app.StopAsync(cts.Token);
-            await _app.DisposeAsync();
-        }
-    }
+    private static Task<TestBackend> StartGrpcBackendAsync() =>
+        TestBackend.StartAppAsync(HttpProtocols.Http2, services => services.AddGrpc(), app => app.MapGrpcService<GreeterService>());
 }

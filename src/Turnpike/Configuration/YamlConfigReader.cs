@@ -387,6 +387,7 @@ public static class YamlConfigReader
 
             var match = ReadMatch(s.Child("match", MatchKeys));
             var transforms = ReadTransforms(s);
+            var order = s.Int("order", 0);
             if (match is null || cluster is null)
             {
                 continue;
@@ -395,7 +396,7 @@ public static class YamlConfigReader
             list.Add(new RouteConfig
             {
                 Id = id,
-                Order = s.Int("order", 0),
+                Order = order,
                 Match = match,
                 Cluster = cluster,
                 Transforms = transforms,
@@ -487,9 +488,10 @@ public static class YamlConfigReader
                 m.Error("values", $"mode '{mode}' needs at least one value");
             }
 
+            var caseSensitive = m.Bool("caseSensitive", false);
             if (name is not null)
             {
-                list.Add(create(name, values, mode, m.Bool("caseSensitive", false)));
+                list.Add(create(name, values, mode, caseSensitive));
             }
         }
 

@@ -33,7 +33,15 @@ public sealed class TestBackend : IAsyncDisposable
     public static Task<TestBackend> StartAsync(RequestDelegate handler, HttpProtocols protocols = HttpProtocols.Http1, Action<WebApplication>? configure = null) =>
         StartAsync(handler, protocols, configure, null);
 
-    public static async Task<TestBackend> StartAsync(RequestDelegate handler, HttpProtocols protocols, Action<WebApplication>? configure, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
+    public static Task<TestBackend> StartAsync(RequestDelegate handler, HttpProtocols protocols, Action<WebApplication>? configure, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate) =>
+        StartAppAsync(protocols, services: null, app =>
+        {
+            configure?.Invoke(app);
+            app.Run(handler);
+        }, certificate);
+
+    /// <summary>A backend whose services and pipeline the test sets up (a gRPC service, for instance).</summary>
+    public static async Task<TestBackend> StartAppAsync(HttpProtocols protocols, Action<IServiceCollection>? services, Action<WebApplication> configure, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate = null)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions());
         builder.WebHost.UseKestrelCore();
@@ -47,6 +55,7 @@ public sealed class TestBackend : IAsyncDisposable
             }
         }));
         builder.Services.AddRoutingCore();
+        services?.Invoke(builder.Services);
         var app = builder.Build();
         TestBackend? backend = null;
         app.Use((context, next) =>
@@ -54,8 +63,7 @@ public sealed class TestBackend : IAsyncDisposable
             Interlocked.Increment(ref backend!._requests);
             return next(context);
         });
-        configure?.Invoke(app);
-        app.Run(handler);
+        configure(app);
         await app.StartAsync();
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         backend = new TestBackend(app, new Uri(address));
