@@ -144,8 +144,48 @@ public sealed record ClusterConfig
     public required string Id { get; init; }
     public IReadOnlyList<DestinationConfig> Destinations { get; init; } = [];
     public UpstreamHttpConfig Http { get; init; } = new();
+    public LoadBalancingConfig LoadBalancing { get; init; } = new();
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
+}
+
+/// <summary>How a cluster chooses a destination for each attempt. YAML names are snake_case (round_robin, p2c_ewma …).</summary>
+public enum LoadBalancingPolicyKind
+{
+    RoundRobin,
+    /// <summary>Smooth weighted round robin, as nginx: weights 5:1:1 interleave, never five in a row.</summary>
+    WeightedRoundRobin,
+    /// <summary>Fewest in-flight requests; ties broken by round robin.</summary>
+    LeastConnections,
+    Random,
+    /// <summary>Power of two choices over peak-EWMA latency × (in-flight + 1), as Finagle/Linkerd.</summary>
+    P2cEwma,
+    /// <summary>Maglev consistent hashing over a key taken from the request.</summary>
+    ConsistentHash,
+}
+
+public sealed record LoadBalancingConfig
+{
+    public LoadBalancingPolicyKind Policy { get; init; } = LoadBalancingPolicyKind.RoundRobin;
+    /// <summary>For consistent_hash: where the key comes from. Defaults to the client IP.</summary>
+    public HashKeyConfig HashKey { get; init; } = new();
+    /// <summary>For p2c_ewma: the time constant of the latency average.</summary>
+    public TimeSpan EwmaDecay { get; init; } = TimeSpan.FromSeconds(10);
+}
+
+public enum HashKeySource
+{
+    ClientIp,
+    Header,
+    Cookie,
+    Query,
+}
+
+public sealed record HashKeyConfig
+{
+    public HashKeySource Source { get; init; } = HashKeySource.ClientIp;
+    /// <summary>Header, cookie or query parameter name; null for the client IP.</summary>
+    public string? Name { get; init; }
 }
 
 public sealed record DestinationConfig

@@ -27,7 +27,9 @@ public static class YamlConfigReader
     private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms"];
     private static readonly string[] MatchKeys = ["path", "pathPrefix", "hosts", "methods", "headers", "query"];
     private static readonly string[] ValueMatchKeys = ["name", "values", "mode", "caseSensitive"];
-    private static readonly string[] ClusterKeys = ["destinations", "http"];
+    private static readonly string[] ClusterKeys = ["destinations", "http", "loadBalancing"];
+    private static readonly string[] LoadBalancingKeys = ["policy", "hashKey", "ewmaDecay"];
+    private static readonly string[] HashKeyKeys = ["header", "cookie", "query", "clientIp"];
     private static readonly string[] DestinationKeys = ["address", "weight", "health"];
     private static readonly string[] HttpKeys =
     [
@@ -334,11 +336,94 @@ public static class YamlConfigReader
                 Id = id,
                 Destinations = destinations,
                 Http = ReadUpstreamHttp(s.Child("http", HttpKeys)),
+                LoadBalancing = ReadLoadBalancing(s.Child("loadBalancing", LoadBalancingKeys)),
                 Location = s.Location,
             });
         }
 
         return list;
+    }
+
+    private static LoadBalancingConfig ReadLoadBalancing(YamlSection? s)
+    {
+        var d = new LoadBalancingConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var policy = d.Policy;
+        var names = Enum.GetValues<LoadBalancingPolicyKind>().Select(SnakeCase).ToArray();
+        if (s.String("policy") is { } text)
+        {
+            var index = Array.IndexOf(names, text.Trim().ToLowerInvariant());
+            if (index >= 0)
+            {
+                policy = (LoadBalancingPolicyKind)index;
+            }
+            else
+            {
+                var suggestion = Suggestions.Closest(text, names);
+                s.Error("policy", $"'{text}' is not one of: {string.Join(", ", names)}" + (suggestion is null ? string.Empty : $"; did you mean '{suggestion}'?"));
+            }
+        }
+
+        var hashKey = d.HashKey;
+        if (s.Raw("hashKey") is YamlScalarNode { Value: "clientIp" })
+        {
+            hashKey = new HashKeyConfig { Source = HashKeySource.ClientIp };
+        }
+        else if (s.Child("hashKey", HashKeyKeys) is { } h)
+        {
+            var given = HashKeyKeys.Where(h.Has).ToArray();
+            if (given.Length != 1)
+            {
+                h.Sink.Add(h.Node, h.Path, "give exactly one of header, cookie, query or clientIp");
+            }
+            else if (given[0] == "clientIp")
+            {
+                hashKey = new HashKeyConfig { Source = HashKeySource.ClientIp };
+            }
+            else
+            {
+                var name = h.String(given[0]);
+                if (string.IsNullOrWhiteSpace(name))
+                {
+                    h.Error(given[0], "needs a name");
+                }
+
+                hashKey = new HashKeyConfig
+                {
+                    Source = given[0] switch { "header" => HashKeySource.Header, "cookie" => HashKeySource.Cookie, _ => HashKeySource.Query },
+                    Name = name,
+                };
+            }
+        }
+
+        if (s.Has("hashKey") && policy != LoadBalancingPolicyKind.ConsistentHash)
+        {
+            s.Error("hashKey", "only applies to policy consistent_hash");
+        }
+
+        return new LoadBalancingConfig { Policy = policy, HashKey = hashKey, EwmaDecay = s.Duration("ewmaDecay", d.EwmaDecay) };
+    }
+
+    /// <summary>"P2cEwma" → "p2c_ewma", "RoundRobin" → "round_robin".</summary>
+    internal static string SnakeCase(LoadBalancingPolicyKind kind)
+    {
+        var name = kind.ToString();
+        var builder = new System.Text.StringBuilder(name.Length + 4);
+        for (var i = 0; i < name.Length; i++)
+        {
+            if (char.IsUpper(name[i]) && i > 0)
+            {
+                builder.Append('_');
+            }
+
+            builder.Append(char.ToLowerInvariant(name[i]));
+        }
+
+        return builder.ToString();
     }
 
     private static UpstreamHttpConfig ReadUpstreamHttp(YamlSection? s)

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Turnpike.Model;
 
 namespace Turnpike.LoadBalancing;
@@ -7,6 +8,10 @@ internal interface ILoadBalancingPolicy
 {
     string Name { get; }
 
-    /// <summary>Picks a destination, avoiding <paramref name="exclude"/> (the one a failed attempt used) when another exists.</summary>
-    DestinationModel? Pick(DestinationModel[] destinations, DestinationModel? exclude);
+    /// <summary>
+    /// Picks one of <paramref name="destinations"/> (all eligible), avoiding <paramref name="exclude"/> (the one a
+    /// failed attempt used) when another exists. <paramref name="context"/> is there for policies that key on the
+    /// request (consistent hashing); the others ignore it.
+    /// </summary>
+    DestinationModel? Pick(HttpContext context, DestinationModel[] destinations, DestinationModel? exclude);
 }

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Http;
 using Turnpike.Model;
 
 namespace Turnpike.LoadBalancing;
@@ -9,7 +10,7 @@ internal sealed class RoundRobinPolicy : ILoadBalancingPolicy
 
     public string Name => "roundRobin";
 
-    public DestinationModel? Pick(DestinationModel[] destinations, DestinationModel? exclude)
+    public DestinationModel? Pick(HttpContext context, DestinationModel[] destinations, DestinationModel? exclude)
     {
         var count = destinations.Length;
         if (count == 0)

@@ -66,7 +66,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             DestinationModel? previous = null;
             for (var attempt = 1; ; attempt++)
             {
-                var destination = cluster.LoadBalancer.Pick(cluster.Destinations, previous);
+                var destination = cluster.LoadBalancer.Pick(context, cluster.Destinations, previous);
                 if (destination is null)
                 {
                     feature.Error = GatewayErrorCode.NoHealthyDestination;

@@ -6,6 +6,8 @@ namespace Turnpike.Tests.LoadBalancing;
 
 public sealed class RoundRobinPolicyTests
 {
+    private static readonly Microsoft.AspNetCore.Http.DefaultHttpContext Context = new();
+
     private static DestinationModel[] Destinations(int n) =>
         Enumerable.Range(0, n).Select(i => new DestinationModel(new DestinationConfig { Id = $"d{i}", Address = $"http://127.0.0.1:{1000 + i}" })).ToArray();
 
@@ -14,7 +16,7 @@ public sealed class RoundRobinPolicyTests
     {
         var d = Destinations(3);
         var policy = new RoundRobinPolicy();
-        var picks = Enumerable.Range(0, 6).Select(_ => policy.Pick(d, null)!.Id).ToArray();
+        var picks = Enumerable.Range(0, 6).Select(_ => policy.Pick(Context, d, null)!.Id).ToArray();
         Assert.Equal(["d0", "d1", "d2", "d0", "d1", "d2"], picks);
     }
 
@@ -25,11 +27,11 @@ public sealed class RoundRobinPolicyTests
         var policy = new RoundRobinPolicy();
         for (var i = 0; i < 10; i++)
         {
-            Assert.Same(d[1], policy.Pick(d, d[0]));
+            Assert.Same(d[1], policy.Pick(Context, d, d[0]));
         }
 
         var single = Destinations(1);
-        Assert.Same(single[0], policy.Pick(single, single[0]));
-        Assert.Null(policy.Pick([], null));
+        Assert.Same(single[0], policy.Pick(Context, single, single[0]));
+        Assert.Null(policy.Pick(Context, [], null));
     }
 }
