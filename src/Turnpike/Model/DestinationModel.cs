@@ -1,9 +1,10 @@
 using Turnpike.Configuration;
+using Turnpike.LoadBalancing;
 
 namespace Turnpike.Model;
 
 /// <summary>One upstream address. Counters are updated with <see cref="Interlocked"/> on the request path.</summary>
-internal sealed class DestinationModel(DestinationConfig config)
+internal sealed class DestinationModel(DestinationConfig config, PeakEwma? latency = null)
 {
     private long _inFlight;
     private long _requests;
@@ -17,6 +18,9 @@ internal sealed class DestinationModel(DestinationConfig config)
     public int Weight { get; } = config.Weight;
 
     public DestinationConfig Config { get; } = config;
+
+    /// <summary>Peak-EWMA latency, tracked only when the cluster balances with p2c_ewma; otherwise null.</summary>
+    public PeakEwma? Latency { get; } = latency;
 
     public long InFlight => Volatile.Read(ref _inFlight);
 
@@ -37,5 +41,12 @@ internal sealed class DestinationModel(DestinationConfig config)
         {
             Interlocked.Increment(ref _failures);
         }
+    }
+
+    /// <summary>Ends an attempt that took <paramref name="elapsed"/>, feeding the latency tracker when there is one.</summary>
+    public void OnEnd(bool failed, TimeSpan elapsed)
+    {
+        Latency?.Observe(elapsed, failed);
+        OnEnd(failed);
     }
 }

@@ -15,8 +15,9 @@ namespace Turnpike.Model;
 /// Turns a validated <see cref="GatewayConfig"/> into a <see cref="GatewaySnapshot"/>. Upstream HTTP clients are
 /// reused across reloads when a cluster's HTTP settings did not change, so connection pools survive a reload.
 /// </summary>
-internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder)
+internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, TimeProvider? timeProvider = null)
 {
+    private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http), HttpMessageInvoker> _invokers = [];
     private readonly Lock _lock = new();
 
@@ -56,8 +57,9 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder)
                     _invokers[key] = invoker;
                 }
 
-                var destinations = c.Destinations.Select(d => new DestinationModel(d)).ToArray();
-                clusters[c.Id] = new ClusterModel(c, destinations, invoker, CreateRequestConfig(c), new RoundRobinPolicy());
+                var destinations = LoadBalancingPolicyFactory.CreateDestinations(c, _time);
+                var policy = LoadBalancingPolicyFactory.Create(c.LoadBalancing, destinations, _time);
+                clusters[c.Id] = new ClusterModel(c, destinations, invoker, CreateRequestConfig(c), policy);
             }
 
             // Clients no longer referenced are dropped, not disposed: requests and WebSockets still running on the

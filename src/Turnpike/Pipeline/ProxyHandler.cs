@@ -11,7 +11,7 @@ namespace Turnpike.Pipeline;
 /// requests which provably never reached an upstream. It reads the runtime model once per request, so a reload
 /// never changes the route or cluster under a running request.
 /// </summary>
-internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender sender, AccessLog accessLog, ILogger<ProxyHandler> logger)
+internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender sender, AccessLog accessLog, TimeProvider time, ILogger<ProxyHandler> logger)
 {
     public Task InvokeAsync(HttpContext context)
     {
@@ -77,6 +77,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 feature.Destination = destination;
                 feature.Attempts = attempt;
                 destination.OnStart();
+                var started = time.GetTimestamp();
                 UpstreamResult result;
                 try
                 {
@@ -84,12 +85,13 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 }
                 catch
                 {
-                    destination.OnEnd(failed: true);
+                    destination.OnEnd(failed: true, time.GetElapsedTime(started));
                     throw;
                 }
 
-                // A failure of the client's own making is not the destination's fault.
-                destination.OnEnd(failed: result.Outcome is not (UpstreamOutcome.Success or UpstreamOutcome.ClientError));
+                // A failure of the client's own making is not the destination's fault. The elapsed time feeds
+                // latency-aware balancing (p2c_ewma).
+                destination.OnEnd(failed: result.Outcome is not (UpstreamOutcome.Success or UpstreamOutcome.ClientError), time.GetElapsedTime(started));
                 if (result.Outcome == UpstreamOutcome.Success)
                 {
                     return;
