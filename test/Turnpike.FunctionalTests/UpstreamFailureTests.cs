@@ -18,7 +18,9 @@ public sealed class UpstreamFailureTests
     [Fact]
     public async Task RefusedConnectionIs502()
     {
-        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"dead: http://127.0.0.1:{Configs.FreePort()}"));
+        var (dead, hold) = Configs.RefusingPort();
+        using var _ = hold;
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"dead: http://127.0.0.1:{dead}"));
         using var response = await gw.Client.GetAsync(gw.Combine("/x"));
         await AssertGatewayError(response, HttpStatusCode.BadGateway, "connection_refused");
     }
@@ -27,7 +29,9 @@ public sealed class UpstreamFailureTests
     public async Task RefusedConnectionIsRetriedOnAnotherDestination()
     {
         await using var backend = await TestBackend.StartEchoAsync("alive");
-        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"dead: http://127.0.0.1:{Configs.FreePort()}\nalive: {backend.Address}"));
+        var (dead, hold) = Configs.RefusingPort();
+        using var _ = hold;
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll($"dead: http://127.0.0.1:{dead}\nalive: {backend.Address}"));
 
         // Round robin starts on either destination; every request must end on the live one, POSTs included
         // (a refused connection provably never carried the request).

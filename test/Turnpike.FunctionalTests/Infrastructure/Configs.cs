@@ -29,6 +29,17 @@ public static class Configs
             """;
     }
 
+    /// <summary>
+    /// A loopback port that refuses connections for as long as the returned socket is held: it is bound but not
+    /// listening, so no other test's server can take the port meanwhile.
+    /// </summary>
+    public static (int Port, IDisposable Hold) RefusingPort()
+    {
+        var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        socket.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        return (((IPEndPoint)socket.LocalEndPoint!).Port, socket);
+    }
+
     /// <summary>A loopback port that nothing listens on (at the time of the call).</summary>
     public static int FreePort()
     {
