@@ -34,19 +34,14 @@ internal sealed class DestinationModel(DestinationConfig config, PeakEwma? laten
         Interlocked.Increment(ref _requests);
     }
 
-    public void OnEnd(bool failed)
+    /// <summary>Ends an attempt that took <paramref name="elapsed"/>, feeding the latency tracker when there is one.</summary>
+    public void OnEnd(bool failed, TimeSpan elapsed)
     {
+        Latency?.Observe(elapsed, failed);
         Interlocked.Decrement(ref _inFlight);
         if (failed)
         {
             Interlocked.Increment(ref _failures);
         }
-    }
-
-    /// <summary>Ends an attempt that took <paramref name="elapsed"/>, feeding the latency tracker when there is one.</summary>
-    public void OnEnd(bool failed, TimeSpan elapsed)
-    {
-        Latency?.Observe(elapsed, failed);
-        OnEnd(failed);
     }
 }
