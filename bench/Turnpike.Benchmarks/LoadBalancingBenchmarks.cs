@@ -35,7 +35,7 @@ public class LoadBalancingBenchmarks
         for (var i = 0; i < _tracked.Length; i++)
         {
             _tracked[i].OnStart();
-            _tracked[i].OnEnd(false, TimeSpan.FromMilliseconds(1 + i));
+            _tracked[i].OnEnd(AttemptVerdict.Success, TimeSpan.FromMilliseconds(1 + i));
         }
 
         _roundRobin = Create(LoadBalancingPolicyKind.RoundRobin, _plain);
@@ -70,7 +70,7 @@ public class LoadBalancingBenchmarks
 
     /// <summary>What ProxyHandler adds per attempt for p2c_ewma: the latency observation.</summary>
     [Benchmark]
-    public void P2cEwmaObserve() => _tracked[3].OnEnd(false, TimeSpan.FromMilliseconds(2));
+    public void P2cEwmaObserve() => _tracked[3].OnEnd(AttemptVerdict.Success, TimeSpan.FromMilliseconds(2));
 
     private static ILoadBalancingPolicy Create(LoadBalancingPolicyKind kind, DestinationModel[] destinations, HashKeyConfig? key = null) =>
         LoadBalancingPolicyFactory.Create(new LoadBalancingConfig { Policy = kind, HashKey = key ?? new HashKeyConfig() }, destinations, TimeProvider.System);

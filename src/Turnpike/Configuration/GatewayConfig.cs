@@ -145,6 +145,9 @@ public sealed record ClusterConfig
     public IReadOnlyList<DestinationConfig> Destinations { get; init; } = [];
     public UpstreamHttpConfig Http { get; init; } = new();
     public LoadBalancingConfig LoadBalancing { get; init; } = new();
+    public HealthCheckConfig HealthCheck { get; init; } = new();
+    /// <summary>Per-destination circuit breaker; null when off.</summary>
+    public CircuitBreakerConfig? CircuitBreaker { get; init; }
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
 }
@@ -193,6 +196,9 @@ public sealed record DestinationConfig
     public required string Id { get; init; }
     public required string Address { get; init; }
     public int Weight { get; init; } = 1;
+    /// <summary>Failover tier: 0 serves first; a higher number serves only while every lower tier has no eligible destination.</summary>
+    public int Priority { get; init; }
+    /// <summary>Active health probe path for this destination, overriding the cluster's.</summary>
     public string? Health { get; init; }
 }
 

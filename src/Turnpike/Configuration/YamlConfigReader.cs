@@ -9,7 +9,7 @@ namespace Turnpike.Configuration;
 /// Turns the YAML text of a configuration file into <see cref="GatewayConfig"/>, checking every key, type and
 /// cross-reference in one pass. Every problem becomes a <see cref="ConfigError"/> naming file, line, column and field.
 /// </summary>
-public static class YamlConfigReader
+public static partial class YamlConfigReader
 {
     private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters"];
     private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits"];
@@ -27,10 +27,10 @@ public static class YamlConfigReader
     private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms"];
     private static readonly string[] MatchKeys = ["path", "pathPrefix", "hosts", "methods", "headers", "query"];
     private static readonly string[] ValueMatchKeys = ["name", "values", "mode", "caseSensitive"];
-    private static readonly string[] ClusterKeys = ["destinations", "http", "loadBalancing"];
+    private static readonly string[] ClusterKeys = ["destinations", "http", "loadBalancing", "healthCheck", "circuitBreaker"];
     private static readonly string[] LoadBalancingKeys = ["policy", "hashKey", "ewmaDecay"];
     private static readonly string[] HashKeyKeys = ["header", "cookie", "query", "clientIp"];
-    private static readonly string[] DestinationKeys = ["address", "weight", "health"];
+    private static readonly string[] DestinationKeys = ["address", "weight", "priority", "health"];
     private static readonly string[] HttpKeys =
     [
         "maxConnectionsPerDestination", "pooledConnectionIdleTimeout", "connectTimeout", "requestTimeout",
@@ -280,12 +280,14 @@ public static class YamlConfigReader
         {
             var s = new YamlSection(top.Sink, map, path, ClusterKeys);
             s.Require("destinations");
+            var healthCheck = ReadHealthCheck(s.Child("healthCheck", HealthCheckKeys));
             var destinations = new List<DestinationConfig>();
             foreach (var (destId, _, destValue) in s.Entries("destinations"))
             {
                 var destPath = YamlSection.Join(s.FieldPath("destinations"), destId);
                 string? address;
                 var weight = 1;
+                var priority = 0;
                 string? health = null;
                 YamlSection? ds = null;
                 if (destValue is YamlScalarNode scalar)
@@ -299,10 +301,15 @@ public static class YamlConfigReader
                     ds.Require("address");
                     address = ds.String("address");
                     weight = ds.Int("weight", 1, 0, 10_000);
+                    priority = ds.Int("priority", 0, 0, 100);
                     health = ds.String("health");
                     if (health is not null && !health.StartsWith('/'))
                     {
                         ds.Error("health", $"'{health}' must be a path starting with '/'");
+                    }
+                    else if (health is not null && healthCheck.Active is null)
+                    {
+                        ds.Error("health", "a probe path only applies when the cluster has healthCheck.active");
                     }
                 }
                 else
@@ -323,7 +330,7 @@ public static class YamlConfigReader
                     continue;
                 }
 
-                destinations.Add(new DestinationConfig { Id = destId, Address = address, Weight = weight, Health = health });
+                destinations.Add(new DestinationConfig { Id = destId, Address = address, Weight = weight, Priority = priority, Health = health });
             }
 
             if (s.Has("destinations") && destinations.Count == 0 && !top.Sink.Errors.Any(e => e.Field.StartsWith(path, StringComparison.Ordinal)))
@@ -337,6 +344,8 @@ public static class YamlConfigReader
                 Destinations = destinations,
                 Http = ReadUpstreamHttp(s.Child("http", HttpKeys)),
                 LoadBalancing = ReadLoadBalancing(s.Child("loadBalancing", LoadBalancingKeys)),
+                HealthCheck = healthCheck,
+                CircuitBreaker = ReadCircuitBreaker(s.Child("circuitBreaker", CircuitBreakerKeys)),
                 Location = s.Location,
             });
         }

@@ -169,6 +169,8 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             await _gateway.StopAsync(cts.Token).ConfigureAwait(false);
         }
 
+        _state?.Dispose(); // health checks stop with the listeners
+
         if (_admin is not null)
         {
             await _admin.StopAsync(CancellationToken.None).ConfigureAwait(false);

@@ -1,21 +1,23 @@
+using Microsoft.AspNetCore.Http;
 using Turnpike.Configuration;
-using Turnpike.LoadBalancing;
+using Turnpike.Health;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Turnpike.Model;
 
-/// <summary>A cluster at runtime: its destinations, the pooled HTTP client shared by them, and per-request settings.</summary>
+/// <summary>A cluster at runtime: its destinations, their health, the pooled HTTP client shared by them, and per-request settings.</summary>
 internal sealed class ClusterModel(
     ClusterConfig config,
     DestinationModel[] destinations,
     HttpMessageInvoker invoker,
     ForwarderRequestConfig requestConfig,
-    ILoadBalancingPolicy loadBalancer)
+    ClusterHealth health)
 {
     public string Id { get; } = config.Id;
 
     public ClusterConfig Config { get; } = config;
 
+    /// <summary>Every destination, eligible or not.</summary>
     public DestinationModel[] Destinations { get; } = destinations;
 
     public HttpMessageInvoker Invoker { get; } = invoker;
@@ -25,8 +27,46 @@ internal sealed class ClusterModel(
     /// <summary>Whole-request timeout; <see cref="TimeSpan.Zero"/> when off.</summary>
     public TimeSpan RequestTimeout { get; } = config.Http.RequestTimeout;
 
-    public ILoadBalancingPolicy LoadBalancer { get; } = loadBalancer;
+    public ClusterHealth Health { get; } = health;
 
     /// <summary>At most this many attempts for a request that provably never reached an upstream (connect failures).</summary>
     public int MaxAttempts { get; } = Math.Min(2, destinations.Length);
+
+    /// <summary>
+    /// Chooses the destination for one attempt among the eligible ones, avoiding <paramref name="exclude"/> when
+    /// another exists. A destination whose breaker is half-open and has no trial slot left is passed over for the
+    /// next eligible one that admits the request. Null when none does.
+    /// </summary>
+    public DestinationModel? Pick(HttpContext context, DestinationModel? exclude)
+    {
+        var selection = Health.Selection;
+        var chosen = selection.Policy.Pick(context, selection.Eligible, exclude);
+        if (chosen?.Health is not { } health || health.TryAcquire())
+        {
+            return chosen;
+        }
+
+        return PickAdmitted(selection.Eligible, chosen, exclude);
+    }
+
+    private static DestinationModel? PickAdmitted(DestinationModel[] eligible, DestinationModel refused, DestinationModel? exclude)
+    {
+        var excludeEligible = false;
+        foreach (var candidate in eligible)
+        {
+            if (ReferenceEquals(candidate, exclude))
+            {
+                excludeEligible = true;
+                continue;
+            }
+
+            if (!ReferenceEquals(candidate, refused) && (candidate.Health is not { } h || h.TryAcquire()))
+            {
+                return candidate;
+            }
+        }
+
+        // Only the destination the last attempt used is left; it may take the retry if it admits it.
+        return excludeEligible && !ReferenceEquals(exclude, refused) && (exclude!.Health is not { } last || last.TryAcquire()) ? exclude : null;
+    }
 }

@@ -8,7 +8,7 @@ namespace Turnpike.Model;
 /// One immutable generation of the runtime model. The request path reads <see cref="GatewayState.Current"/> once
 /// per request, so a reload never changes the model under a request that is already running.
 /// </summary>
-internal sealed class GatewaySnapshot(long generation, GatewayConfig config, RouteTable routes, FrozenDictionary<string, ClusterModel> clusters, string source)
+internal sealed class GatewaySnapshot(long generation, GatewayConfig config, RouteTable routes, FrozenDictionary<string, ClusterModel> clusters, string source) : IDisposable
 {
     public long Generation { get; } = generation;
 
@@ -20,4 +20,22 @@ internal sealed class GatewaySnapshot(long generation, GatewayConfig config, Rou
 
     /// <summary>The file the config came from, or "&lt;embedded default&gt;".</summary>
     public string Source { get; } = source;
+
+    /// <summary>Starts the clusters' active health checks; called once the snapshot is the current one.</summary>
+    public void Start()
+    {
+        foreach (var cluster in Clusters.Values)
+        {
+            cluster.Health.Start();
+        }
+    }
+
+    /// <summary>Stops health checks and timers; requests still running on this snapshot finish normally.</summary>
+    public void Dispose()
+    {
+        foreach (var cluster in Clusters.Values)
+        {
+            cluster.Health.Dispose();
+        }
+    }
 }

@@ -7,7 +7,7 @@ namespace Turnpike.Model;
 /// Owns the current <see cref="GatewaySnapshot"/> and replaces it atomically on reload. A reload that has any error
 /// keeps the running snapshot.
 /// </summary>
-internal sealed partial class GatewayState
+internal sealed partial class GatewayState : IDisposable
 {
     private readonly RuntimeModelBuilder _builder;
     private readonly ConfigSource _source;
@@ -88,8 +88,13 @@ internal sealed partial class GatewayState
     {
         var generation = Interlocked.Increment(ref _generation);
         var snapshot = _builder.Build(config, generation, _source.Description);
-        Volatile.Write(ref _current, snapshot);
+        var previous = Interlocked.Exchange(ref _current, snapshot);
+        snapshot.Start();
+        previous?.Dispose();
     }
+
+    /// <summary>Stops the current snapshot's health checks (at shutdown).</summary>
+    public void Dispose() => Volatile.Read(ref _current)?.Dispose();
 
     /// <summary>Sections that are applied at start-up only: listeners, admin, server, logging and the demo upstream.</summary>
     internal static List<string> RestartOnlyChanges(GatewayConfig running, GatewayConfig next)

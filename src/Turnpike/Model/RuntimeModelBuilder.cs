@@ -2,7 +2,10 @@ using System.Collections.Frozen;
 using System.Net;
 using System.Net.Http;
 using System.Net.Security;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Turnpike.Configuration;
+using Turnpike.Health;
 using Turnpike.LoadBalancing;
 using Turnpike.Routing;
 using Yarp.ReverseProxy.Forwarder;
@@ -15,9 +18,10 @@ namespace Turnpike.Model;
 /// Turns a validated <see cref="GatewayConfig"/> into a <see cref="GatewaySnapshot"/>. Upstream HTTP clients are
 /// reused across reloads when a cluster's HTTP settings did not change, so connection pools survive a reload.
 /// </summary>
-internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, TimeProvider? timeProvider = null)
+internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
 {
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly ILogger _healthLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.Health");
     private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http), HttpMessageInvoker> _invokers = [];
     private readonly Lock _lock = new();
 
@@ -58,8 +62,17 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
                 }
 
                 var destinations = LoadBalancingPolicyFactory.CreateDestinations(c, _time);
-                var policy = LoadBalancingPolicyFactory.Create(c.LoadBalancing, destinations, _time);
-                clusters[c.Id] = new ClusterModel(c, destinations, invoker, CreateRequestConfig(c), policy);
+                var requestConfig = CreateRequestConfig(c);
+                var lb = c.LoadBalancing;
+                var time = _time;
+                var health = new ClusterHealth(
+                    c,
+                    destinations,
+                    eligible => LoadBalancingPolicyFactory.Create(lb, eligible, time),
+                    _time,
+                    _healthLogger,
+                    active => new HttpHealthProbe(invoker, active, requestConfig.Version!, requestConfig.VersionPolicy!.Value));
+                clusters[c.Id] = new ClusterModel(c, destinations, invoker, requestConfig, health);
             }
 
             // Clients no longer referenced are dropped, not disposed: requests and WebSockets still running on the

@@ -66,7 +66,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             DestinationModel? previous = null;
             for (var attempt = 1; ; attempt++)
             {
-                var destination = cluster.LoadBalancer.Pick(context, cluster.Destinations, previous);
+                var destination = cluster.Pick(context, previous);
                 if (destination is null)
                 {
                     feature.Error = GatewayErrorCode.NoHealthyDestination;
@@ -85,13 +85,13 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 }
                 catch
                 {
-                    destination.OnEnd(failed: true, time.GetElapsedTime(started));
+                    destination.OnEnd(AttemptVerdict.Failure, time.GetElapsedTime(started));
                     throw;
                 }
 
                 // A failure of the client's own making is not the destination's fault. The elapsed time feeds
                 // latency-aware balancing (p2c_ewma).
-                destination.OnEnd(failed: result.Outcome is not (UpstreamOutcome.Success or UpstreamOutcome.ClientError), time.GetElapsedTime(started));
+                destination.OnEnd(Verdict(result, context.Response.StatusCode), time.GetElapsedTime(started));
                 if (result.Outcome == UpstreamOutcome.Success)
                 {
                     return;
@@ -125,6 +125,14 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             }
         }
     }
+
+    /// <summary>A 5xx answer counts against the destination like a transport failure (as Envoy's consecutive_5xx).</summary>
+    private static AttemptVerdict Verdict(UpstreamResult result, int status) => result.Outcome switch
+    {
+        UpstreamOutcome.Success => status >= 500 ? AttemptVerdict.Failure : AttemptVerdict.Success,
+        UpstreamOutcome.ClientError => AttemptVerdict.ClientFault,
+        _ => AttemptVerdict.Failure,
+    };
 
     private static void ResetForRetry(HttpContext context)
     {

@@ -42,6 +42,8 @@ public sealed class YamlConfigReaderTests
               version: "2"
               connectTimeout: 2s
               requestTimeout: 0
+            healthCheck:
+              active: { path: /ready }
         """;
 
     [Fact]

@@ -38,7 +38,7 @@ public sealed class P2cEwmaPolicyTests
             counts[picked.Id]++;
             picked.OnStart();
             time.Advance(latency[picked.Id]);
-            picked.OnEnd(failed: false, latency[picked.Id]);
+            picked.OnEnd(AttemptVerdict.Success, latency[picked.Id]);
         }
 
         Assert.True(counts["d2"] < 1_000, $"slow destination got {counts["d2"]} of 10000");
@@ -55,7 +55,7 @@ public sealed class P2cEwmaPolicyTests
         foreach (var x in d)
         {
             x.OnStart();
-            x.OnEnd(false, TimeSpan.FromMilliseconds(10));
+            x.OnEnd(AttemptVerdict.Success, TimeSpan.FromMilliseconds(10));
         }
 
         for (var i = 0; i < 3; i++)
@@ -102,7 +102,7 @@ public sealed class P2cEwmaPolicyTests
         var d = Tracked(cluster, time);
         var policy = LoadBalancingPolicyFactory.Create(cluster.LoadBalancing, d, time);
         d[0].OnStart();
-        d[0].OnEnd(false, TimeSpan.FromMilliseconds(50));
+        d[0].OnEnd(AttemptVerdict.Success, TimeSpan.FromMilliseconds(50));
         Assert.Same(d[1], policy.Pick(Context, d, null));
     }
 }

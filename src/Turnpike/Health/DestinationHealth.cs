@@ -1,0 +1,132 @@
+using Turnpike.CircuitBreaking;
+using Turnpike.Configuration;
+using Turnpike.Model;
+using Turnpike.Resilience;
+
+namespace Turnpike.Health;
+
+/// <summary>
+/// What one destination's health mechanisms know: the active probe verdict, the passive (outlier) ejection and
+/// the circuit breaker. The request path only calls <see cref="TryAcquire"/> and <see cref="Report"/>; state
+/// changes go to the owning <see cref="ClusterHealth"/>, which recomputes the cluster's eligible destinations.
+/// </summary>
+internal sealed class DestinationHealth
+{
+    private const int FailureCounter = 0;
+    private const int TotalCounter = 1;
+
+    private readonly ClusterHealth _cluster;
+    private readonly PassiveHealthCheckConfig? _passive;
+    private readonly SlidingWindowCounter? _failureWindow;
+    private int _consecutiveFailures;
+    private int _activeHealthy = 1;
+    private int _probeStreak; // > 0: passing probes in a row, < 0: failing probes in a row
+    private int _ejected;
+
+    public DestinationHealth(ClusterHealth cluster, DestinationModel destination, CircuitBreaker? breaker)
+    {
+        _cluster = cluster;
+        Destination = destination;
+        Breaker = breaker;
+        _passive = cluster.Config.HealthCheck.Passive;
+        if (_passive?.FailureRate is { } rate)
+        {
+            _failureWindow = new SlidingWindowCounter(cluster.Time, rate.Window, counters: 2);
+        }
+    }
+
+    public DestinationModel Destination { get; }
+
+    public CircuitBreaker? Breaker { get; }
+
+    /// <summary>The active probes' verdict; true until probes say otherwise (and when there are none).</summary>
+    public bool ActiveHealthy => Volatile.Read(ref _activeHealthy) == 1;
+
+    /// <summary>Ejected by outlier detection.</summary>
+    public bool Ejected => Volatile.Read(ref _ejected) == 1;
+
+    /// <summary>Ejections so far that count towards the next one's length; decays while the destination behaves.</summary>
+    internal int EjectionMultiplier { get; set; }
+
+    internal long ReturnedAt { get; set; }
+
+    /// <summary>Ends the current ejection; owned by <see cref="ClusterHealth"/> under its lock.</summary>
+    internal ITimer? EjectionTimer { get; set; }
+
+    /// <summary>Whether the destination may be chosen at all: healthy, not ejected, breaker not open.</summary>
+    public bool Available => ActiveHealthy && !Ejected && Breaker?.State != CircuitState.Open;
+
+    /// <summary>Asks the breaker (if any) to admit one request; false while open or when half-open trials are taken.</summary>
+    public bool TryAcquire() => Breaker is null || Breaker.TryAcquire();
+
+    /// <summary>Records an attempt's outcome for outlier detection and the breaker.</summary>
+    public void Report(bool failed)
+    {
+        Breaker?.OnResult(failed);
+        if (_passive is null)
+        {
+            return;
+        }
+
+        _failureWindow?.Add(TotalCounter);
+        if (!failed)
+        {
+            if (Volatile.Read(ref _consecutiveFailures) != 0)
+            {
+                Interlocked.Exchange(ref _consecutiveFailures, 0);
+            }
+
+            return;
+        }
+
+        var inARow = Interlocked.Increment(ref _consecutiveFailures);
+        if (_passive.ConsecutiveFailures > 0 && inARow == _passive.ConsecutiveFailures)
+        {
+            _cluster.Eject(this, $"{inARow} consecutive failures");
+            return;
+        }
+
+        if (_failureWindow is not null && _passive.FailureRate is { } rate)
+        {
+            _failureWindow.Add(FailureCounter);
+            var total = _failureWindow.Sum(TotalCounter);
+            var failures = _failureWindow.Sum(FailureCounter);
+            if (total >= rate.MinRequests && failures >= rate.Threshold * total && !Ejected)
+            {
+                _cluster.Eject(this, $"{failures} of {total} attempts failed in {rate.Window.TotalSeconds:0.#}s");
+            }
+        }
+    }
+
+    /// <summary>Records one active probe; returns true when the verdict flipped (after the configured threshold in a row).</summary>
+    internal bool RecordProbe(bool passed, ActiveHealthCheckConfig options)
+    {
+        // Probes of one destination never overlap, so the streak needs no atomics beyond visibility.
+        var streak = _probeStreak;
+        streak = passed ? Math.Max(streak, 0) + 1 : Math.Min(streak, 0) - 1;
+        _probeStreak = streak;
+        var healthy = ActiveHealthy;
+        if (healthy && streak <= -options.UnhealthyThreshold)
+        {
+            Volatile.Write(ref _activeHealthy, 0);
+            return true;
+        }
+
+        if (!healthy && streak >= options.HealthyThreshold)
+        {
+            Volatile.Write(ref _activeHealthy, 1);
+            return true;
+        }
+
+        return false;
+    }
+
+    internal void SetEjected(bool ejected)
+    {
+        Volatile.Write(ref _ejected, ejected ? 1 : 0);
+        Interlocked.Exchange(ref _consecutiveFailures, 0);
+        _failureWindow?.Clear();
+    }
+
+    internal void ResetConsecutiveFailures() => Interlocked.Exchange(ref _consecutiveFailures, 0);
+}
