@@ -9,7 +9,8 @@ using Turnpike.Model;
 namespace Turnpike.Admin;
 
 /// <summary>
-/// The admin listener: <c>/healthz</c>, <c>/readyz</c>, <c>GET /admin/config</c> and <c>POST /admin/reload</c>.
+/// The admin listener: <c>/healthz</c>, <c>/readyz</c>, <c>GET /admin/config</c>, <c>GET /admin/clusters</c> and
+/// <c>POST /admin/reload</c>.
 /// Plain path dispatch, no routing framework: nothing here runs on the proxy's request path.
 /// </summary>
 internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, string? token)
@@ -52,19 +53,51 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
                 config = config with { Admin = config.Admin with { Token = config.Admin.Token is null ? null : Redacted } };
                 await WriteJson(context, 200, config, AdminJsonContext.Default.GatewayConfig).ConfigureAwait(false);
                 return;
+            case "/admin/clusters" when HttpMethods.IsGet(method):
+                await WriteJson(context, 200, DescribeClusters(state.Current), AdminJsonContext.Default.ClustersResponse).ConfigureAwait(false);
+                return;
             case "/admin/reload" when HttpMethods.IsPost(method):
                 var errors = await state.ReloadAsync(context.RequestAborted).ConfigureAwait(false);
                 var response = new ReloadResponse(errors.Count == 0, state.Current.Generation, errors);
                 await WriteJson(context, errors.Count == 0 ? 200 : 422, response, AdminJsonContext.Default.ReloadResponse).ConfigureAwait(false);
                 return;
-            case "/admin/config" or "/admin/reload":
-                context.Response.Headers.Allow = path == "/admin/config" ? "GET" : "POST";
+            case "/admin/config" or "/admin/clusters" or "/admin/reload":
+                context.Response.Headers.Allow = path == "/admin/reload" ? "POST" : "GET";
                 await WriteText(context, 405, "method not allowed\n").ConfigureAwait(false);
                 return;
             default:
                 await WriteText(context, 404, "not found\n").ConfigureAwait(false);
                 return;
         }
+    }
+
+    internal static ClustersResponse DescribeClusters(GatewaySnapshot snapshot)
+    {
+        var clusters = new List<ClusterStatus>(snapshot.Clusters.Count);
+        foreach (var cluster in snapshot.Config.Clusters)
+        {
+            var model = snapshot.Clusters[cluster.Id];
+            var selection = model.Health.Selection;
+            var destinations = new List<DestinationStatus>(model.Destinations.Length);
+            foreach (var d in model.Destinations)
+            {
+                destinations.Add(new DestinationStatus(
+                    d.Id,
+                    d.Address,
+                    d.Priority,
+                    Array.IndexOf(selection.Eligible, d) >= 0,
+                    d.Health?.ActiveHealthy ?? true,
+                    d.Health?.Ejected ?? false,
+                    d.Health?.Breaker?.State,
+                    d.InFlight,
+                    d.Requests,
+                    d.Failures));
+            }
+
+            clusters.Add(new ClusterStatus(cluster.Id, selection.Policy.Name, selection.Eligible.Length, destinations));
+        }
+
+        return new ClustersResponse(snapshot.Generation, clusters);
     }
 
     private bool IsAuthorized(HttpRequest request)

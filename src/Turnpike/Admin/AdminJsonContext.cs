@@ -11,6 +11,25 @@ namespace Turnpike.Admin;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(GatewayConfig))]
 [JsonSerializable(typeof(ReloadResponse))]
+[JsonSerializable(typeof(ClustersResponse))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;
 
 internal sealed record ReloadResponse(bool Ok, long Generation, IReadOnlyList<ConfigError> Errors);
+
+/// <summary><c>GET /admin/clusters</c>: every cluster's destinations and what their health mechanisms say.</summary>
+internal sealed record ClustersResponse(long Generation, IReadOnlyList<ClusterStatus> Clusters);
+
+internal sealed record ClusterStatus(string Id, string LoadBalancing, int Eligible, IReadOnlyList<DestinationStatus> Destinations);
+
+/// <summary>One destination. <c>Breaker</c> is closed, halfOpen or open (absent when the cluster has no breaker).</summary>
+internal sealed record DestinationStatus(
+    string Id,
+    string Address,
+    int Priority,
+    bool Eligible,
+    bool Healthy,
+    bool Ejected,
+    CircuitBreaking.CircuitState? Breaker,
+    long InFlight,
+    long Requests,
+    long Failures);
