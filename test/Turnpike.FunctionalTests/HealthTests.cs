@@ -228,6 +228,41 @@ public sealed class HealthTests
     }
 
     [Fact]
+    public async Task ReloadKeepsHealthStateOfUnchangedClusters()
+    {
+        await using var live = await TestBackend.StartEchoAsync("live");
+        var (port, hold) = Configs.RefusingPort();
+        using var _ = hold;
+        var yaml = Cluster(
+            $"live: {live.Address}\ndead: http://127.0.0.1:{port}",
+            "healthCheck: { passive: { consecutiveFailures: 1, baseEjectionTime: 60s } }");
+        await using var gw = await GatewayHost.StartAsync(yaml);
+        for (var i = 0; i < 4; i++)
+        {
+            await BackendOf(gw);
+        }
+
+        Assert.True((bool)(await DestinationStatus(gw, "dead"))["ejected"]!);
+
+        // Another route is added; cluster c is untouched, so its dead destination stays out.
+        await gw.WriteConfigAsync(yaml.Replace("routes:\n", "routes:\n  other:\n    match: { path: /other }\n    cluster: c\n", StringComparison.Ordinal));
+        await WaitUntil(async () => (long)JsonNode.Parse(await gw.Client.GetStringAsync(new Uri(gw.AdminUrl, "/admin/clusters")))!["generation"]! == 2);
+        Assert.True((bool)(await DestinationStatus(gw, "dead"))["ejected"]!);
+        var before = live.Requests;
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal("live", await BackendOf(gw));
+        }
+
+        Assert.Equal(before + 6, live.Requests);
+
+        // Changing the cluster's health settings starts it afresh.
+        await gw.WriteConfigAsync(yaml.Replace("baseEjectionTime: 60s", "baseEjectionTime: 50s", StringComparison.Ordinal));
+        await WaitUntil(async () => (long)JsonNode.Parse(await gw.Client.GetStringAsync(new Uri(gw.AdminUrl, "/admin/clusters")))!["generation"]! == 3);
+        Assert.False((bool)(await DestinationStatus(gw, "dead"))["ejected"]!);
+    }
+
+    [Fact]
     public async Task P2cEwmaSendsLittleToADestinationTenTimesSlower()
     {
         var backends = new List<TestBackend>();

@@ -31,10 +31,18 @@ internal sealed class GatewaySnapshot(long generation, GatewayConfig config, Rou
     }
 
     /// <summary>Stops health checks and timers; requests still running on this snapshot finish normally.</summary>
-    public void Dispose()
+    public void Dispose() => DisposeExcept(null);
+
+    /// <summary>As <see cref="Dispose"/>, but leaves alone the cluster health that <paramref name="successor"/> carried over.</summary>
+    public void DisposeExcept(GatewaySnapshot? successor)
     {
         foreach (var cluster in Clusters.Values)
         {
+            if (successor is not null && successor.Clusters.TryGetValue(cluster.Id, out var next) && ReferenceEquals(next.Health, cluster.Health))
+            {
+                continue;
+            }
+
             cluster.Health.Dispose();
         }
     }

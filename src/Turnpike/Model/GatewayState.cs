@@ -87,10 +87,10 @@ internal sealed partial class GatewayState : IDisposable
     private void Apply(GatewayConfig config)
     {
         var generation = Interlocked.Increment(ref _generation);
-        var snapshot = _builder.Build(config, generation, _source.Description);
+        var snapshot = _builder.Build(config, generation, _source.Description, Volatile.Read(ref _current));
         var previous = Interlocked.Exchange(ref _current, snapshot);
         snapshot.Start();
-        previous?.Dispose();
+        previous?.DisposeExcept(snapshot);
     }
 
     /// <summary>Stops the current snapshot's health checks (at shutdown).</summary>

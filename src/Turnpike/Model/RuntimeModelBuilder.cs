@@ -45,7 +45,13 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
         return errors;
     }
 
-    public GatewaySnapshot Build(GatewayConfig config, long generation, string source)
+    /// <summary>
+    /// Builds the model for <paramref name="config"/>. A cluster whose destinations, HTTP, balancing and health
+    /// settings are unchanged from <paramref name="previous"/> keeps its destinations and health state (probe
+    /// verdicts, ejections, open breakers, balancing counters, in-flight counts), so a reload neither forgets a dead
+    /// backend nor resets least-connections accounting.
+    /// </summary>
+    public GatewaySnapshot Build(GatewayConfig config, long generation, string source, GatewaySnapshot? previous = null)
     {
         lock (_lock)
         {
@@ -61,8 +67,14 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
                     _invokers[key] = invoker;
                 }
 
-                var destinations = LoadBalancingPolicyFactory.CreateDestinations(c, _time);
                 var requestConfig = CreateRequestConfig(c);
+                if (previous is not null && previous.Clusters.TryGetValue(c.Id, out var old) && ReferenceEquals(old.Invoker, invoker) && SameUpstreams(old.Config, c))
+                {
+                    clusters[c.Id] = new ClusterModel(c, old.Destinations, invoker, requestConfig, old.Health);
+                    continue;
+                }
+
+                var destinations = LoadBalancingPolicyFactory.CreateDestinations(c, _time);
                 var lb = c.LoadBalancing;
                 var time = _time;
                 var health = new ClusterHealth(
@@ -93,6 +105,10 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
             return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source);
         }
     }
+
+    /// <summary>Same destinations in the same order, and the same balancing and health settings.</summary>
+    private static bool SameUpstreams(ClusterConfig a, ClusterConfig b) =>
+        a.Destinations.SequenceEqual(b.Destinations) && a.LoadBalancing == b.LoadBalancing && a.HealthCheck == b.HealthCheck && a.CircuitBreaker == b.CircuitBreaker;
 
     private static ForwarderRequestConfig CreateRequestConfig(ClusterConfig c)
     {
