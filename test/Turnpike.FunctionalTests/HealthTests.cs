@@ -209,6 +209,26 @@ public sealed class HealthTests
     }
 
     [Fact]
+    public async Task ARefusedRequestToTheOnlyPrimaryIsRetriedOnTheBackupTier()
+    {
+        await using var backup = await TestBackend.StartEchoAsync("backup");
+        var (port, hold) = Configs.RefusingPort();
+        using var _ = hold;
+        await using var gw = await GatewayHost.StartAsync(Cluster(
+            $"primary: http://127.0.0.1:{port}\nbackup: {{ address: \"{backup.Address}\", priority: 1 }}",
+            "healthCheck: { passive: { consecutiveFailures: 3, baseEjectionTime: 60s } }"));
+
+        // Every request is refused by the primary and retried on the backup until three failures eject the primary.
+        for (var i = 0; i < 6; i++)
+        {
+            Assert.Equal("backup", await BackendOf(gw));
+        }
+
+        Assert.Equal(6, backup.Requests);
+        Assert.True((bool)(await DestinationStatus(gw, "primary"))["ejected"]!);
+    }
+
+    [Fact]
     public async Task WhenNoDestinationIsEligibleTheGatewayAnswers503()
     {
         var (port, hold) = Configs.RefusingPort();

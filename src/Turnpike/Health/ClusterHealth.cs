@@ -97,6 +97,24 @@ internal sealed partial class ClusterHealth : IDisposable
         Recompute();
     }
 
+    /// <summary>
+    /// For a retry whose serving tier holds only <paramref name="exclude"/>: the available destination of the best
+    /// other tier that admits the request, or null. Rare path, so a plain scan.
+    /// </summary>
+    internal DestinationModel? FallbackFor(DestinationModel exclude)
+    {
+        DestinationHealth? best = null;
+        foreach (var m in _members)
+        {
+            if (!ReferenceEquals(m.Destination, exclude) && m.Available && (best is null || m.Destination.Priority < best.Destination.Priority))
+            {
+                best = m;
+            }
+        }
+
+        return best is not null && best.TryAcquire() ? best.Destination : null;
+    }
+
     /// <summary>Outlier detection's verdict: ejects <paramref name="member"/> unless the max-ejection share is reached.</summary>
     internal void Eject(DestinationHealth member, string reason)
     {

@@ -41,6 +41,12 @@ internal sealed class ClusterModel(
     {
         var selection = Health.Selection;
         var chosen = selection.Policy.Pick(context, selection.Eligible, exclude);
+        if (exclude is not null && ReferenceEquals(chosen, exclude) && Health.FallbackFor(exclude) is { } other)
+        {
+            // The serving tier has nothing but the destination that just failed: a retry may use the next tier.
+            return other;
+        }
+
         if (chosen?.Health is not { } health || health.TryAcquire())
         {
             return chosen;
