@@ -106,12 +106,28 @@ internal sealed partial class DnsCache
 
     private async Task RunLookupAsync(HostState state, TaskCompletionSource<Answer> completion)
     {
+        Answer? answer = null;
+        Exception? error = null;
+        try
+        {
+            answer = await LookupAsync(state).ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            error = ex;
+        }
+
+        Finish(state, completion, answer, error);
+    }
+
+    /// <summary>The answer to use from now on, or the error to report when there is no usable one.</summary>
+    private async Task<Answer> LookupAsync(HostState state)
+    {
         var previous = Volatile.Read(ref state.Answer);
         if (previous is not null && _time.GetElapsedTime(previous.ResolvedAt) < previous.UseFor)
         {
             // A lookup finished between the caller's check and this one.
-            Finish(state, completion, previous, null);
-            return;
+            return previous;
         }
 
         IPAddress[]? addresses = null;
@@ -144,8 +160,7 @@ internal sealed partial class DnsCache
                 LogAddressesChanged(_logger, state.Host, string.Join(", ", (object[])addresses), string.Join(", ", (object[])previous.Addresses));
             }
 
-            Finish(state, completion, new Answer(addresses, _time.GetTimestamp(), Refresh), null);
-            return;
+            return new Answer(addresses, _time.GetTimestamp(), Refresh);
         }
 
         if (previous is not null && IsUsable(previous))
@@ -155,21 +170,18 @@ internal sealed partial class DnsCache
             var retryAt = age + _retryDelay;
             var limit = Refresh + MaxStale;
             LogLookupFailedUsingStale(_logger, state.Host, error!.Message, age.TotalSeconds, (limit - age).TotalSeconds);
-            Finish(state, completion, previous with { UseFor = retryAt < limit ? retryAt : limit }, null);
-            return;
+            return previous with { UseFor = retryAt < limit ? retryAt : limit };
         }
 
         LogLookupFailed(_logger, state.Host, error!.Message);
-        Finish(state, completion, null, error);
+        throw error;
     }
 
     private static void Finish(HostState state, TaskCompletionSource<Answer> completion, Answer? answer, Exception? error)
     {
         // The answer is published before the lookup is cleared, so a caller that sees no lookup sees the new answer.
-        if (answer is not null || error is not null)
-        {
-            Volatile.Write(ref state.Answer, answer);
-        }
+        // A failure leaves no answer: it is only reported when the previous one was no longer usable.
+        Volatile.Write(ref state.Answer, answer);
 
         Volatile.Write(ref state.Pending, null);
         if (answer is not null)
