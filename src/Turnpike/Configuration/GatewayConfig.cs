@@ -214,9 +214,30 @@ public sealed record UpstreamHttpConfig
     /// <summary>"1.1" or "2" (HTTP/2 to the upstream; h2c prior knowledge on http:// addresses).</summary>
     public string Version { get; init; } = "1.1";
     public bool Http2MultipleConnections { get; init; } = true;
-    /// <summary>Pooled connections are recycled after this long so DNS changes are picked up.</summary>
+    /// <summary>How long resolved addresses of a host-name destination are cached before they are looked up again.</summary>
     public TimeSpan DnsRefresh { get; init; } = TimeSpan.FromMinutes(1);
+    /// <summary>
+    /// Age after which a pooled connection is not reused. Null (not set): <see cref="DnsRefresh"/> for clusters with a
+    /// host-name destination, no limit for IP-only clusters. Zero: no limit.
+    /// </summary>
+    public TimeSpan? PooledConnectionLifetime { get; init; }
+    /// <summary>HTTP/2 PING interval on idle connections; zero disables PINGs.</summary>
+    public TimeSpan KeepAlivePingDelay { get; init; } = TimeSpan.Zero;
+    /// <summary>How long to wait for a PING's answer before the connection is closed.</summary>
+    public TimeSpan KeepAlivePingTimeout { get; init; } = TimeSpan.FromSeconds(20);
+    public KeepAlivePingPolicy KeepAlivePingPolicy { get; init; } = KeepAlivePingPolicy.WithActiveRequests;
+    /// <summary>TCP_NODELAY on upstream sockets (Nagle's algorithm off).</summary>
+    public bool NoDelay { get; init; } = true;
+    /// <summary>Largest upstream response header section in bytes (applied in whole KiB).</summary>
+    public long MaxResponseHeadersSize { get; init; } = 64 * 1024;
     public bool DangerousAcceptAnyServerCertificate { get; init; }
+}
+
+/// <summary>When HTTP/2 keep-alive PINGs are sent: only while requests are running, or always.</summary>
+public enum KeepAlivePingPolicy
+{
+    WithActiveRequests,
+    Always,
 }
 
 public readonly record struct ConfigLocation(string File, int Line, int Column)

@@ -35,7 +35,14 @@ public static partial class YamlConfigReader
     [
         "maxConnectionsPerDestination", "pooledConnectionIdleTimeout", "connectTimeout", "requestTimeout",
         "activityTimeout", "version", "http2MultipleConnections", "dnsRefresh", "dangerousAcceptAnyServerCertificate",
+        "pooledConnectionLifetime", "keepAlivePingDelay", "keepAlivePingTimeout", "keepAlivePingPolicy", "noDelay",
+        "maxResponseHeadersSize",
     ];
+
+    /// <summary>SocketsHttpHandler rejects keep-alive PING delays and timeouts under one second.</summary>
+    private static readonly TimeSpan MinimumPingInterval = TimeSpan.FromSeconds(1);
+
+    private const long MaximumResponseHeadersSize = 16 * 1024 * 1024;
 
     public static ConfigLoadResult ReadFile(string path)
     {
@@ -450,6 +457,33 @@ public static partial class YamlConfigReader
             version = d.Version;
         }
 
+        version = version == "2.0" ? "2" : version;
+        if (version != "2")
+        {
+            foreach (var key in (ReadOnlySpan<string>)["keepAlivePingDelay", "keepAlivePingTimeout", "keepAlivePingPolicy"])
+            {
+                if (s.Has(key))
+                {
+                    s.Error(key, "only applies to version \"2\" (HTTP/1.1 has no PINGs)");
+                }
+            }
+        }
+
+        TimeSpan? lifetime = s.Has("pooledConnectionLifetime") ? s.Duration("pooledConnectionLifetime", TimeSpan.Zero, allowZero: true) : null;
+        var pingDelay = s.Duration("keepAlivePingDelay", d.KeepAlivePingDelay, allowZero: true);
+        if (pingDelay > TimeSpan.Zero && pingDelay < MinimumPingInterval)
+        {
+            s.Error("keepAlivePingDelay", $"{pingDelay.TotalMilliseconds}ms is below the minimum of 1s (0 disables PINGs)");
+            pingDelay = d.KeepAlivePingDelay;
+        }
+
+        var pingTimeout = s.Duration("keepAlivePingTimeout", d.KeepAlivePingTimeout);
+        if (pingTimeout < MinimumPingInterval)
+        {
+            s.Error("keepAlivePingTimeout", $"{pingTimeout.TotalMilliseconds}ms is below the minimum of 1s");
+            pingTimeout = d.KeepAlivePingTimeout;
+        }
+
         return new UpstreamHttpConfig
         {
             MaxConnectionsPerDestination = s.Int("maxConnectionsPerDestination", d.MaxConnectionsPerDestination, 1),
@@ -457,9 +491,15 @@ public static partial class YamlConfigReader
             ConnectTimeout = s.Duration("connectTimeout", d.ConnectTimeout),
             RequestTimeout = s.Duration("requestTimeout", d.RequestTimeout, allowZero: true),
             ActivityTimeout = s.Duration("activityTimeout", d.ActivityTimeout),
-            Version = version == "2.0" ? "2" : version,
+            Version = version,
             Http2MultipleConnections = s.Bool("http2MultipleConnections", d.Http2MultipleConnections),
             DnsRefresh = s.Duration("dnsRefresh", d.DnsRefresh),
+            PooledConnectionLifetime = lifetime,
+            KeepAlivePingDelay = pingDelay,
+            KeepAlivePingTimeout = pingTimeout,
+            KeepAlivePingPolicy = s.Enum("keepAlivePingPolicy", d.KeepAlivePingPolicy),
+            NoDelay = s.Bool("noDelay", d.NoDelay),
+            MaxResponseHeadersSize = s.Size("maxResponseHeadersSize", d.MaxResponseHeadersSize, 1024, MaximumResponseHeadersSize),
             DangerousAcceptAnyServerCertificate = s.Bool("dangerousAcceptAnyServerCertificate", false),
         };
     }

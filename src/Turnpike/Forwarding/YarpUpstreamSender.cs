@@ -35,7 +35,11 @@ internal sealed class YarpUpstreamSender(IHttpForwarder forwarder) : IUpstreamSe
         switch (error)
         {
             case ForwarderError.RequestTimedOut:
-                return new(UpstreamOutcome.Timeout, GatewayErrorCode.UpstreamTimeout, exception);
+                // SocketsHttpHandler reports its ConnectTimeout as a cancellation wrapping a TimeoutException, which
+                // YARP files under RequestTimedOut; the activity timeout's cancellation carries no TimeoutException.
+                return HasTimeoutException(exception)
+                    ? new(UpstreamOutcome.ConnectTimeout, GatewayErrorCode.ConnectTimeout, exception)
+                    : new(UpstreamOutcome.Timeout, GatewayErrorCode.UpstreamTimeout, exception);
             case ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled or ForwarderError.UpgradeRequestCanceled:
                 // Our own request timeout cancels the token we passed; the client aborting cancels RequestAborted.
                 return cancellationToken.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested
@@ -50,6 +54,19 @@ internal sealed class YarpUpstreamSender(IHttpForwarder forwarder) : IUpstreamSe
                 return new(UpstreamOutcome.UpstreamError, error is ForwarderError.ResponseBodyDestination or ForwarderError.UpgradeResponseDestination or ForwarderError.RequestBodyDestination
                     ? GatewayErrorCode.UpstreamReset : GatewayErrorCode.UpstreamError, exception);
         }
+    }
+
+    private static bool HasTimeoutException(Exception? exception)
+    {
+        for (var e = exception; e is not null; e = e.InnerException)
+        {
+            if (e is TimeoutException)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     private static UpstreamResult ClassifyRequestException(Exception? exception)

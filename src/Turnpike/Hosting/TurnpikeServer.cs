@@ -10,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Turnpike.Admin;
 using Turnpike.Configuration;
+using Turnpike.Connections;
 using Turnpike.Demo;
 using Turnpike.Forwarding;
 using Turnpike.Logging;
@@ -43,6 +44,9 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         _configureLogging = configureLogging;
     }
 
+    /// <summary>Test seam: runs after the gateway's own service registrations, so a registration here replaces one of them.</summary>
+    internal Action<IServiceCollection>? ConfigureServices { get; init; }
+
     /// <summary>Proxy listener addresses by listener name, once started (port 0 resolved to the bound port).</summary>
     public IReadOnlyDictionary<string, Uri> ListenerUrls { get; private set; } = new Dictionary<string, Uri>();
 
@@ -62,10 +66,13 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         builder.Services.AddTurnpikeForwarding();
         builder.Services.AddSingleton(_source);
         builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddSingleton<IHostResolver>(SystemHostResolver.Instance);
+        builder.Services.AddSingleton<UpstreamClientFactory>();
         builder.Services.AddSingleton<RuntimeModelBuilder>();
         builder.Services.AddSingleton<GatewayState>();
         builder.Services.AddSingleton<IUpstreamSender, YarpUpstreamSender>();
         builder.Services.AddSingleton<ProxyHandler>();
+        ConfigureServices?.Invoke(builder.Services);
 
         // The configuration is needed to set up the listeners, so it is loaded and validated before the host is
         // built; the state then builds its runtime model from this same config.

@@ -1,10 +1,10 @@
 using System.Collections.Frozen;
 using System.Net;
 using System.Net.Http;
-using System.Net.Security;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Turnpike.Configuration;
+using Turnpike.Connections;
 using Turnpike.Health;
 using Turnpike.LoadBalancing;
 using Turnpike.Routing;
@@ -18,11 +18,17 @@ namespace Turnpike.Model;
 /// Turns a validated <see cref="GatewayConfig"/> into a <see cref="GatewaySnapshot"/>. Upstream HTTP clients are
 /// reused across reloads when a cluster's HTTP settings did not change, so connection pools survive a reload.
 /// </summary>
-internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, TimeProvider? timeProvider = null, ILoggerFactory? loggerFactory = null)
+internal sealed class RuntimeModelBuilder(
+    ITransformBuilder transformBuilder,
+    TimeProvider? timeProvider = null,
+    UpstreamClientFactory? clientFactory = null,
+    ILoggerFactory? loggerFactory = null)
 {
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
+    private readonly UpstreamClientFactory _clients = clientFactory ?? UpstreamClientFactory.Default;
     private readonly ILogger _healthLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.Health");
-    private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http), HttpMessageInvoker> _invokers = [];
+    // Whether a cluster has host-name destinations is part of the key: it decides the DNS cache and connection lifetime.
+    private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http, bool ResolvesNames), HttpMessageInvoker> _invokers = [];
     private readonly Lock _lock = new();
 
     /// <summary>Checks each route's transforms with YARP's own validation, pointing errors at the transform in the file.</summary>
@@ -56,14 +62,15 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
         lock (_lock)
         {
             var clusters = new Dictionary<string, ClusterModel>(StringComparer.Ordinal);
-            var usedInvokers = new HashSet<(string, UpstreamHttpConfig)>();
+            var usedInvokers = new HashSet<(string, UpstreamHttpConfig, bool)>();
             foreach (var c in config.Clusters)
             {
-                var key = (c.Id, c.Http);
+                var resolvesNames = c.Destinations.Any(d => Uri.CheckHostName(new Uri(d.Address).Host) == UriHostNameType.Dns);
+                var key = (c.Id, c.Http, resolvesNames);
                 usedInvokers.Add(key);
                 if (!_invokers.TryGetValue(key, out var invoker))
                 {
-                    invoker = CreateInvoker(c.Http, c.Destinations.Any(d => Uri.CheckHostName(new Uri(d.Address).Host) == UriHostNameType.Dns));
+                    invoker = _clients.CreateInvoker(c.Http, resolvesNames);
                     _invokers[key] = invoker;
                 }
 
@@ -122,30 +129,5 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
             VersionPolicy = h2 && anyCleartext ? HttpVersionPolicy.RequestVersionExact : HttpVersionPolicy.RequestVersionOrLower,
             AllowResponseBuffering = false,
         };
-    }
-
-    internal static HttpMessageInvoker CreateInvoker(UpstreamHttpConfig http, bool resolvesNames)
-    {
-        var handler = new SocketsHttpHandler
-        {
-            UseProxy = false,
-            AllowAutoRedirect = false,
-            AutomaticDecompression = DecompressionMethods.None,
-            UseCookies = false,
-            EnableMultipleHttp2Connections = http.Http2MultipleConnections,
-            ConnectTimeout = http.ConnectTimeout,
-            PooledConnectionIdleTimeout = http.PooledConnectionIdleTimeout,
-            // Recycling connections only matters when a destination is a DNS name that may change.
-            PooledConnectionLifetime = resolvesNames ? http.DnsRefresh : Timeout.InfiniteTimeSpan,
-            MaxConnectionsPerServer = http.MaxConnectionsPerDestination,
-            // Tracing headers are the transforms' business, not the client's.
-            ActivityHeadersPropagator = null,
-        };
-        if (http.DangerousAcceptAnyServerCertificate)
-        {
-            handler.SslOptions = new SslClientAuthenticationOptions { RemoteCertificateValidationCallback = static (_, _, _, _) => true };
-        }
-
-        return new HttpMessageInvoker(handler, disposeHandler: true);
     }
 }

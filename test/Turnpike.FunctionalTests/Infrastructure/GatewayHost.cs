@@ -1,4 +1,5 @@
 using System.Net;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Turnpike.Configuration;
 using Turnpike.Hosting;
@@ -37,7 +38,11 @@ public sealed class GatewayHost : IAsyncDisposable
     /// Starts the gateway with <paramref name="yaml"/>. When the YAML has no listeners/admin sections, a loopback
     /// listener and admin on port 0 are added.
     /// </summary>
-    public static async Task<GatewayHost> StartAsync(string yaml, params (string Name, string Content)[] files)
+    public static Task<GatewayHost> StartAsync(string yaml, params (string Name, string Content)[] files) =>
+        StartAsync(yaml, configureServices: null, files);
+
+    /// <summary>As above; <paramref name="configureServices"/> may replace the gateway's services (the DNS resolver, for instance).</summary>
+    public static async Task<GatewayHost> StartAsync(string yaml, Action<IServiceCollection>? configureServices, params (string Name, string Content)[] files)
     {
         var directory = Directory.CreateTempSubdirectory("turnpike-test-").FullName;
         foreach (var (name, content) in files)
@@ -47,7 +52,10 @@ public sealed class GatewayHost : IAsyncDisposable
 
         var path = Path.Combine(directory, "turnpike.yaml");
         await File.WriteAllTextAsync(path, WithDefaults(yaml));
-        var server = new TurnpikeServer(ConfigSource.FromFile(path), logging => logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Turnpike", LogLevel.Warning));
+        var server = new TurnpikeServer(ConfigSource.FromFile(path), logging => logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Turnpike", LogLevel.Warning))
+        {
+            ConfigureServices = configureServices,
+        };
         try
         {
             await server.StartAsync();
