@@ -1,5 +1,6 @@
 using Turnpike.Configuration;
 using Turnpike.LoadBalancing;
+using Turnpike.Retries;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Turnpike.Model;
@@ -27,6 +28,6 @@ internal sealed class ClusterModel(
 
     public ILoadBalancingPolicy LoadBalancer { get; } = loadBalancer;
 
-    /// <summary>At most this many attempts for a request that provably never reached an upstream (connect failures).</summary>
-    public int MaxAttempts { get; } = Math.Min(2, destinations.Length);
+    /// <summary>Caps the retries of every route sending here (per snapshot: a reload starts a fresh window).</summary>
+    public required RetryBudget RetryBudget { get; init; }
 }

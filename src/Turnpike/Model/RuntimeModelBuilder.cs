@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Net.Security;
 using Turnpike.Configuration;
 using Turnpike.LoadBalancing;
+using Turnpike.Retries;
 using Turnpike.Routing;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -59,7 +60,10 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
 
                 var destinations = LoadBalancingPolicyFactory.CreateDestinations(c, _time);
                 var policy = LoadBalancingPolicyFactory.Create(c.LoadBalancing, destinations, _time);
-                clusters[c.Id] = new ClusterModel(c, destinations, invoker, CreateRequestConfig(c), policy);
+                clusters[c.Id] = new ClusterModel(c, destinations, invoker, CreateRequestConfig(c), policy)
+                {
+                    RetryBudget = new RetryBudget(c.RetryBudget, _time),
+                };
             }
 
             // Clients no longer referenced are dropped, not disposed: requests and WebSockets still running on the
@@ -74,7 +78,14 @@ internal sealed class RuntimeModelBuilder(ITransformBuilder transformBuilder, Ti
             {
                 var yarpRoute = new YarpRoute { RouteId = r.Id, ClusterId = r.Cluster, Transforms = r.Transforms };
                 var transformer = transformBuilder.Build(yarpRoute, null);
-                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), clusters[r.Cluster], transformer));
+                var cluster = clusters[r.Cluster];
+                var retry = RetryPolicy.Create(r.Retry, cluster.Destinations.Length);
+                if (retry.Configured)
+                {
+                    transformer = new RetryingTransformer(transformer, retry, cluster.RetryBudget, _time);
+                }
+
+                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry));
             }
 
             return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source);

@@ -33,6 +33,18 @@ internal sealed class GatewayRequestFeature : IGatewayRequestFeature
 
     public Logging.CountingStreams? Counters { get; set; }
 
+    /// <summary>Set by the handler before each attempt: an answer with a retryable status may be held back for a retry.</summary>
+    public bool RetryOnStatusAllowed { get; set; }
+
+    /// <summary>Set by <see cref="Retries.RetryingTransformer"/>: the upstream status it held back for a retry (0: none).</summary>
+    public int RetryStatus { get; set; }
+
+    /// <summary>With <see cref="RetryStatus"/>: the wait the upstream asked for in Retry-After, when it gave one.</summary>
+    public TimeSpan? RetryAfter { get; set; }
+
+    /// <summary>The current attempt's per-try timeout, disarmed once response headers arrive.</summary>
+    public CancellationTokenSource? PerTryTimeout { get; set; }
+
     public string? RouteId => Route?.Id;
 
     public string? ClusterId => Route?.Cluster.Id;

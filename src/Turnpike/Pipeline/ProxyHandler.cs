@@ -1,15 +1,20 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 using Turnpike.Forwarding;
 using Turnpike.Logging;
 using Turnpike.Model;
+using Turnpike.Retries;
 
 namespace Turnpike.Pipeline;
 
 /// <summary>
 /// Turnpike's request path: route match → checks → destination choice → send upstream, in a loop that retries
-/// requests which provably never reached an upstream. It reads the runtime model once per request, so a reload
-/// never changes the route or cluster under a running request.
+/// what the route's <see cref="RetryPolicy"/> allows: requests that provably never reached an upstream always (on
+/// another destination), and with a <c>retry</c> block also retryable statuses, timeouts and resets, with backoff and
+/// within the cluster's <see cref="RetryBudget"/>. It reads the runtime model once per request, so a reload never
+/// changes the route or cluster under a running request.
 /// </summary>
 internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender sender, AccessLog accessLog, TimeProvider time, ILogger<ProxyHandler> logger)
 {
@@ -52,17 +57,28 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         var sampled = accessLog.Enabled && accessLog.Begin(context, feature);
 
         var cluster = route.Cluster;
+        var policy = route.Retry;
+        cluster.RetryBudget.OnRequest();
         CancellationTokenSource? timeout = null;
         var token = context.RequestAborted;
-        if (cluster.RequestTimeout > TimeSpan.Zero)
+        if (route.RequestTimeout > TimeSpan.Zero)
         {
             timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-            timeout.CancelAfter(cluster.RequestTimeout);
+            timeout.CancelAfter(route.RequestTimeout);
             token = timeout.Token;
         }
 
         try
         {
+            // Without a retry block only never-sent failures are retried, and the body never needs a second look.
+            var method = context.Request.Method;
+            var body = policy.Configured ? PlanBody(context.Request, policy) : BodyReplay.NotReplayable;
+            if (body == BodyReplay.Buffered)
+            {
+                // Kept in memory (the limit is at most 10 MiB) so the next attempt can read it again from the start.
+                context.Request.EnableBuffering((int)policy.MaxReplayBodySize, policy.MaxReplayBodySize);
+            }
+
             DestinationModel? previous = null;
             for (var attempt = 1; ; attempt++)
             {
@@ -76,33 +92,101 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
                 feature.Destination = destination;
                 feature.Attempts = attempt;
+                feature.RetryOnStatusAllowed = policy.RetriesStatuses && policy.MayRetryReached(attempt, method, body);
+                var attemptToken = token;
+                CancellationTokenSource? perTry = null;
+                if (policy.PerTryTimeout > TimeSpan.Zero)
+                {
+                    perTry = CancellationTokenSource.CreateLinkedTokenSource(token);
+                    perTry.CancelAfter(policy.PerTryTimeout);
+                    attemptToken = perTry.Token;
+                    feature.PerTryTimeout = perTry;
+                }
+
                 destination.OnStart();
                 var started = time.GetTimestamp();
                 UpstreamResult result;
                 try
                 {
-                    result = await sender.SendAsync(context, route, destination, token).ConfigureAwait(false);
+                    result = await sender.SendAsync(context, route, destination, attemptToken).ConfigureAwait(false);
                 }
                 catch
                 {
                     destination.OnEnd(failed: true, time.GetElapsedTime(started));
                     throw;
                 }
+                finally
+                {
+                    if (perTry is not null)
+                    {
+                        feature.PerTryTimeout = null;
+                        perTry.Dispose();
+                    }
+                }
 
-                // A failure of the client's own making is not the destination's fault. The elapsed time feeds
-                // latency-aware balancing (p2c_ewma).
-                destination.OnEnd(failed: result.Outcome is not (UpstreamOutcome.Success or UpstreamOutcome.ClientError), time.GetElapsedTime(started));
+                // The upstream's status (0 without an answer), including one held back for a retry. A failure of the
+                // client's own making is not the destination's fault; a 5xx the route retries on is. The elapsed time
+                // feeds latency-aware balancing (p2c_ewma).
+                var status = result.Status;
+                var failed = result.Outcome is not (UpstreamOutcome.Success or UpstreamOutcome.ClientError) || (status >= 500 && policy.IsRetryableStatus(status));
+                destination.OnEnd(failed, time.GetElapsedTime(started));
+
+                if (feature.RetryStatus != 0)
+                {
+                    // Held back by the RetryingTransformer, which already took the retry from the budget.
+                    var delay = feature.RetryAfter ?? policy.Backoff.Next(attempt);
+                    LogRetryingStatus(logger, route.Id, attempt, destination.Id, status, delay.TotalMilliseconds);
+                    previous = destination;
+                    if (!await PrepareRetryAsync(context, feature, body, delay, token).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
                 if (result.Outcome == UpstreamOutcome.Success)
                 {
                     return;
                 }
 
-                if (result.NeverSent && attempt < cluster.MaxAttempts && !context.Response.HasStarted)
+                if (!context.Response.HasStarted && !token.IsCancellationRequested && TriggerOf(result) is { } trigger)
                 {
-                    LogRetrying(logger, route.Id, destination.Id, ErrorResponses.ReasonOf(result.Error));
-                    previous = destination;
-                    ResetForRetry(context);
-                    continue;
+                    if (trigger == RetryTrigger.Refused && !policy.Configured)
+                    {
+                        body = PlanBody(context.Request, policy); // no body, or one that cannot be sent again
+                    }
+
+                    if (policy.ShouldRetry(trigger, attempt, method, body))
+                    {
+                        if (trigger is RetryTrigger.ConnectFailure or RetryTrigger.Refused)
+                        {
+                            // Nothing reached an upstream: fail over at once, outside the budget.
+                            LogRetrying(logger, route.Id, destination.Id, ErrorResponses.ReasonOf(result.Error));
+                            previous = destination;
+                            if (!await PrepareRetryAsync(context, feature, body, TimeSpan.Zero, token).ConfigureAwait(false))
+                            {
+                                return;
+                            }
+
+                            continue;
+                        }
+
+                        if (cluster.RetryBudget.TryWithdraw())
+                        {
+                            var delay = policy.Backoff.Next(attempt);
+                            LogRetryingFailure(logger, route.Id, attempt, destination.Id, ErrorResponses.ReasonOf(result.Error), delay.TotalMilliseconds);
+                            previous = destination;
+                            if (!await PrepareRetryAsync(context, feature, body, delay, token).ConfigureAwait(false))
+                            {
+                                return;
+                            }
+
+                            continue;
+                        }
+
+                        LogBudgetExhausted(logger, route.Id, cluster.Id);
+                    }
                 }
 
                 feature.Error = result.Error;
@@ -126,11 +210,70 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         }
     }
 
-    private static void ResetForRetry(HttpContext context)
+    private static RetryTrigger? TriggerOf(in UpstreamResult result) => result.Outcome switch
     {
-        // YARP records the failure on the context; the next attempt starts clean.
+        UpstreamOutcome.ConnectFailed or UpstreamOutcome.ConnectTimeout => RetryTrigger.ConnectFailure,
+        UpstreamOutcome.Refused => RetryTrigger.Refused,
+        UpstreamOutcome.Timeout => RetryTrigger.Timeout,
+        UpstreamOutcome.UpstreamError when result.Error == GatewayErrorCode.UpstreamReset => RetryTrigger.Reset,
+        _ => null,
+    };
+
+    private static BodyReplay PlanBody(HttpRequest request, RetryPolicy policy)
+    {
+        // Kestrel knows for certain (HTTP/2 END_STREAM, HTTP/1.1 framing); without it, go by the headers.
+        var mayHaveBody = request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody
+            ?? (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0);
+        return policy.PlanBody(request.Method, request.ContentLength, mayHaveBody);
+    }
+
+    /// <summary>
+    /// Clears what the last attempt left on the response, rewinds a buffered body and waits <paramref name="delay"/>.
+    /// False when the request is over instead: the client went away, its body failed, or the route's timeout expired
+    /// (then the 504 has been written).
+    /// </summary>
+    private async ValueTask<bool> PrepareRetryAsync(HttpContext context, GatewayRequestFeature feature, BodyReplay body, TimeSpan delay, CancellationToken token)
+    {
+        // YARP records the failure on the context and may have set a status; the next attempt starts clean.
         context.Features.Set<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>(null);
-        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.Clear();
+        feature.RetryStatus = 0;
+        feature.RetryAfter = null;
+        try
+        {
+            var requestBody = context.Request.Body;
+            if (body == BodyReplay.Buffered && requestBody.Position != 0)
+            {
+                // The attempt may have stopped part-way: read the rest into the buffer, then start over.
+                await requestBody.DrainAsync(token).ConfigureAwait(false);
+                requestBody.Position = 0;
+            }
+
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, time, token).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                feature.Error = GatewayErrorCode.ClientBodyError;
+                return false;
+            }
+
+            feature.Error = GatewayErrorCode.UpstreamTimeout;
+            await ErrorResponses.WriteAsync(context, feature.Error).ConfigureAwait(false);
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or BadHttpRequestException)
+        {
+            feature.Error = GatewayErrorCode.ClientBodyError;
+            context.Response.StatusCode = ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status400BadRequest;
+            return false;
+        }
     }
 
     [LoggerMessage(10, LogLevel.Debug, "Route {Route}: destination {Destination} failed before sending ({Reason}); trying another")]
@@ -138,4 +281,13 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
     [LoggerMessage(11, LogLevel.Warning, "Route {Route} → {Cluster}/{Destination}: {Reason} ({Detail})")]
     private static partial void LogUpstreamFailure(ILogger logger, string route, string cluster, string destination, string reason, string? detail);
+
+    [LoggerMessage(12, LogLevel.Debug, "Route {Route}: attempt {Attempt} on {Destination} answered {Status}; retrying in {DelayMs:F0} ms")]
+    private static partial void LogRetryingStatus(ILogger logger, string route, int attempt, string destination, int status, double delayMs);
+
+    [LoggerMessage(13, LogLevel.Debug, "Route {Route}: attempt {Attempt} on {Destination} failed ({Reason}); retrying in {DelayMs:F0} ms")]
+    private static partial void LogRetryingFailure(ILogger logger, string route, int attempt, string destination, string reason, double delayMs);
+
+    [LoggerMessage(14, LogLevel.Debug, "Route {Route}: the retry budget of cluster {Cluster} is spent; the last failure goes to the client")]
+    private static partial void LogBudgetExhausted(ILogger logger, string route, string cluster);
 }
