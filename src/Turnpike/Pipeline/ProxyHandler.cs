@@ -52,12 +52,14 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
     private async Task ForwardAsync(HttpContext context, RouteModel route)
     {
-        var feature = new GatewayRequestFeature { Route = route };
+        var policy = route.Retry;
+        // Retry state only for routes that retry more than never-sent failures: the others allocate what they always did.
+        var retry = policy.Configured ? new GatewayRetryFeature { Route = route } : null;
+        var feature = retry ?? new GatewayRequestFeature { Route = route };
         context.Features.Set<IGatewayRequestFeature>(feature);
         var sampled = accessLog.Enabled && accessLog.Begin(context, feature);
 
         var cluster = route.Cluster;
-        var policy = route.Retry;
         cluster.RetryBudget.OnRequest();
         CancellationTokenSource? timeout = null;
         var token = context.RequestAborted;
@@ -92,15 +94,18 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
                 feature.Destination = destination;
                 feature.Attempts = attempt;
-                feature.RetryOnStatusAllowed = policy.RetriesStatuses && policy.MayRetryReached(attempt, method, body);
                 var attemptToken = token;
                 CancellationTokenSource? perTry = null;
-                if (policy.PerTryTimeout > TimeSpan.Zero)
+                if (retry is not null)
                 {
-                    perTry = CancellationTokenSource.CreateLinkedTokenSource(token);
-                    perTry.CancelAfter(policy.PerTryTimeout);
-                    attemptToken = perTry.Token;
-                    feature.PerTryTimeout = perTry;
+                    retry.RetryOnStatusAllowed = policy.RetriesStatuses && policy.MayRetryReached(attempt, method, body);
+                    if (policy.PerTryTimeout > TimeSpan.Zero)
+                    {
+                        perTry = CancellationTokenSource.CreateLinkedTokenSource(token);
+                        perTry.CancelAfter(policy.PerTryTimeout);
+                        attemptToken = perTry.Token;
+                        retry.PerTryTimeout = perTry;
+                    }
                 }
 
                 destination.OnStart();
@@ -119,7 +124,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 {
                     if (perTry is not null)
                     {
-                        feature.PerTryTimeout = null;
+                        retry!.PerTryTimeout = null;
                         perTry.Dispose();
                     }
                 }
@@ -131,13 +136,13 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 var failed = result.Outcome is not (UpstreamOutcome.Success or UpstreamOutcome.ClientError) || (status >= 500 && policy.IsRetryableStatus(status));
                 destination.OnEnd(failed, time.GetElapsedTime(started));
 
-                if (feature.RetryStatus != 0)
+                if (retry is { RetryStatus: not 0 })
                 {
                     // Held back by the RetryingTransformer, which already took the retry from the budget.
-                    var delay = feature.RetryAfter ?? policy.Backoff.Next(attempt);
+                    var delay = retry.RetryAfter ?? policy.Backoff.Next(attempt);
                     LogRetryingStatus(logger, route.Id, attempt, destination.Id, status, delay.TotalMilliseconds);
                     previous = destination;
-                    if (!await PrepareRetryAsync(context, feature, body, delay, token).ConfigureAwait(false))
+                    if (!await PrepareRetryAsync(context, feature, retry, body, delay, token).ConfigureAwait(false))
                     {
                         return;
                     }
@@ -164,7 +169,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                             // Nothing reached an upstream: fail over at once, outside the budget.
                             LogRetrying(logger, route.Id, destination.Id, ErrorResponses.ReasonOf(result.Error));
                             previous = destination;
-                            if (!await PrepareRetryAsync(context, feature, body, TimeSpan.Zero, token).ConfigureAwait(false))
+                            if (!await PrepareRetryAsync(context, feature, retry, body, TimeSpan.Zero, token).ConfigureAwait(false))
                             {
                                 return;
                             }
@@ -177,7 +182,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                             var delay = policy.Backoff.Next(attempt);
                             LogRetryingFailure(logger, route.Id, attempt, destination.Id, ErrorResponses.ReasonOf(result.Error), delay.TotalMilliseconds);
                             previous = destination;
-                            if (!await PrepareRetryAsync(context, feature, body, delay, token).ConfigureAwait(false))
+                            if (!await PrepareRetryAsync(context, feature, retry, body, delay, token).ConfigureAwait(false))
                             {
                                 return;
                             }
@@ -232,13 +237,17 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
     /// False when the request is over instead: the client went away, its body failed, or the route's timeout expired
     /// (then the 504 has been written).
     /// </summary>
-    private async ValueTask<bool> PrepareRetryAsync(HttpContext context, GatewayRequestFeature feature, BodyReplay body, TimeSpan delay, CancellationToken token)
+    private async ValueTask<bool> PrepareRetryAsync(HttpContext context, GatewayRequestFeature feature, GatewayRetryFeature? retry, BodyReplay body, TimeSpan delay, CancellationToken token)
     {
         // YARP records the failure on the context and may have set a status; the next attempt starts clean.
         context.Features.Set<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>(null);
         context.Response.Clear();
-        feature.RetryStatus = 0;
-        feature.RetryAfter = null;
+        if (retry is not null)
+        {
+            retry.RetryStatus = 0;
+            retry.RetryAfter = null;
+        }
+
         try
         {
             var requestBody = context.Request.Body;

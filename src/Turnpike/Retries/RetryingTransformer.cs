@@ -9,7 +9,7 @@ namespace Turnpike.Retries;
 /// Wraps a route's YARP transformer (once per route, at config load) to hold back upstream answers that will be
 /// retried. YARP copies the status and then asks the transformer to copy the headers; returning false there makes YARP
 /// drop the response body and return <see cref="ForwarderError.None"/> with nothing sent to the client. So when the
-/// attempt may still be retried (the handler says so in <see cref="GatewayRequestFeature.RetryOnStatusAllowed"/>),
+/// attempt may still be retried (the handler says so in <see cref="GatewayRetryFeature.RetryOnStatusAllowed"/>),
 /// the status is one the route retries, any Retry-After is short enough and the cluster's budget grants a retry, the
 /// status is recorded in the request's feature and nothing is copied. Every other answer, including the one from the
 /// last permitted attempt, goes through the inner transformer untouched.
@@ -23,7 +23,7 @@ internal sealed class RetryingTransformer(HttpTransformer inner, RetryPolicy pol
 
     public override ValueTask<bool> TransformResponseAsync(HttpContext httpContext, HttpResponseMessage? proxyResponse, CancellationToken cancellationToken)
     {
-        if (proxyResponse is not null && httpContext.Features.Get<IGatewayRequestFeature>() is GatewayRequestFeature feature)
+        if (proxyResponse is not null && httpContext.Features.Get<IGatewayRequestFeature>() is GatewayRetryFeature feature)
         {
             // Headers arrived: the per-try limit is over; the body is the overall timeout's business.
             feature.PerTryTimeout?.CancelAfter(Timeout.InfiniteTimeSpan);

@@ -20,10 +20,10 @@ public sealed class RetryingTransformerTests
         return (new RetryingTransformer(HttpTransformer.Default, policy, budget, time), budget);
     }
 
-    private static (DefaultHttpContext Context, GatewayRequestFeature Feature) Context(bool mayRetry)
+    private static (DefaultHttpContext Context, GatewayRetryFeature Feature) Context(bool mayRetry)
     {
         var context = new DefaultHttpContext();
-        var feature = new GatewayRequestFeature { RetryOnStatusAllowed = mayRetry };
+        var feature = new GatewayRetryFeature { RetryOnStatusAllowed = mayRetry };
         context.Features.Set<IGatewayRequestFeature>(feature);
         return (context, feature);
     }
