@@ -63,6 +63,9 @@ public class HealthBenchmarks
         var time = TimeProvider.System;
         var destinations = LoadBalancingPolicyFactory.CreateDestinations(config, time);
         var clusterHealth = new ClusterHealth(config, destinations, e => LoadBalancingPolicyFactory.Create(config.LoadBalancing, e, time), time, NullLogger.Instance);
-        return new ClusterModel(config, destinations, new HttpMessageInvoker(new SocketsHttpHandler()), new ForwarderRequestConfig(), clusterHealth);
+        return new ClusterModel(config, destinations, new HttpMessageInvoker(new SocketsHttpHandler()), new ForwarderRequestConfig(), clusterHealth)
+        {
+            RetryBudget = new Turnpike.Retries.RetryBudget(new RetryBudgetConfig(), time),
+        };
     }
 }

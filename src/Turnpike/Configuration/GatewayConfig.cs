@@ -97,9 +97,57 @@ public sealed record RouteConfig
     public required RouteMatchConfig Match { get; init; }
     public required string Cluster { get; init; }
     public IReadOnlyList<IReadOnlyDictionary<string, string>> Transforms { get; init; } = [];
+    /// <summary>Limit on the whole exchange, retries and backoff included; overrides the cluster's <c>http.requestTimeout</c>
+    /// when set. Zero turns the limit off for this route. Null: the cluster's setting applies.</summary>
+    public TimeSpan? Timeout { get; init; }
+    /// <summary>Retries beyond the never-sent failover; null when the route has no <c>retry</c> block.</summary>
+    public RouteRetryConfig? Retry { get; init; }
     /// <summary>Where the route was declared, for error messages.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
+}
+
+/// <summary>A route's <c>retry</c> block: when an attempt that reached an upstream may be repeated, and how.</summary>
+public sealed record RouteRetryConfig
+{
+    public const int MaxAttemptsLimit = 10;
+    public const long MaxReplayBodySizeLimit = 10 * 1024 * 1024;
+
+    /// <summary>Attempts in all, the first included (1..10).</summary>
+    public int Attempts { get; init; } = 2;
+    /// <summary>Upstream statuses (400..599) that are retried; from the numbers in <c>on</c>.</summary>
+    public IReadOnlyList<int> Statuses { get; init; } = [502, 503, 504];
+    /// <summary>From <c>on: [timeout]</c>: retry an attempt that timed out (per-try or activity timeout).</summary>
+    public bool OnTimeout { get; init; }
+    /// <summary>From <c>on: [reset]</c>: retry when the upstream closed or reset the connection before answering.</summary>
+    public bool OnReset { get; init; }
+    /// <summary>Time an attempt has to deliver its response headers; zero: no per-try limit.</summary>
+    public TimeSpan PerTryTimeout { get; init; } = TimeSpan.Zero;
+    public RetryBackoffConfig Backoff { get; init; } = new();
+    /// <summary>A 429/503 whose Retry-After asks for a longer wait is passed through instead of retried.</summary>
+    public TimeSpan MaxRetryAfter { get; init; } = TimeSpan.FromSeconds(1);
+    /// <summary>Request bodies up to this many bytes (by Content-Length) are buffered so they can be sent again.</summary>
+    public long MaxReplayBodySize { get; init; } = 64 * 1024;
+    /// <summary>Also retry methods that are not idempotent (POST, PATCH, …) after they may have reached the upstream.</summary>
+    public bool NonIdempotent { get; init; }
+}
+
+/// <summary>Exponential backoff with full jitter: retry n waits random(0, min(max, base·2^(n-1))).</summary>
+public sealed record RetryBackoffConfig
+{
+    public TimeSpan Base { get; init; } = TimeSpan.FromMilliseconds(25);
+    public TimeSpan Max { get; init; } = TimeSpan.FromMilliseconds(250);
+}
+
+/// <summary>
+/// A cluster's retry budget (Finagle/Linkerd style): over the window, retries may not exceed
+/// <see cref="Ratio"/> × requests + <see cref="MinPerSecond"/> × window seconds.
+/// </summary>
+public sealed record RetryBudgetConfig
+{
+    public double Ratio { get; init; } = 0.2;
+    public int MinPerSecond { get; init; } = 10;
+    public TimeSpan Window { get; init; } = TimeSpan.FromSeconds(10);
 }
 
 public sealed record RouteMatchConfig
@@ -148,6 +196,7 @@ public sealed record ClusterConfig
     public HealthCheckConfig HealthCheck { get; init; } = new();
     /// <summary>Per-destination circuit breaker; null when off.</summary>
     public CircuitBreakerConfig? CircuitBreaker { get; init; }
+    public RetryBudgetConfig RetryBudget { get; init; } = new();
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
 }

@@ -24,10 +24,14 @@ public static partial class YamlConfigReader
     private static readonly string[] LoggingKeys = ["level", "accessLog"];
     private static readonly string[] AccessLogKeys = ["enabled", "path", "sampleRate"];
     private static readonly string[] DemoKeys = ["address", "port"];
-    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms"];
+    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry"];
+    private static readonly string[] RetryKeys = ["attempts", "on", "perTryTimeout", "backoff", "maxRetryAfter", "maxReplayBodySize", "nonIdempotent"];
+    private static readonly string[] RetryOnKeywords = ["timeout", "reset"];
+    private static readonly string[] BackoffKeys = ["base", "max"];
     private static readonly string[] MatchKeys = ["path", "pathPrefix", "hosts", "methods", "headers", "query"];
     private static readonly string[] ValueMatchKeys = ["name", "values", "mode", "caseSensitive"];
-    private static readonly string[] ClusterKeys = ["destinations", "http", "loadBalancing", "healthCheck", "circuitBreaker"];
+    private static readonly string[] ClusterKeys = ["destinations", "http", "loadBalancing", "healthCheck", "circuitBreaker", "retryBudget"];
+    private static readonly string[] RetryBudgetKeys = ["ratio", "minPerSecond", "window"];
     private static readonly string[] LoadBalancingKeys = ["policy", "hashKey", "ewmaDecay"];
     private static readonly string[] HashKeyKeys = ["header", "cookie", "query", "clientIp"];
     private static readonly string[] DestinationKeys = ["address", "weight", "priority", "health"];
@@ -353,6 +357,7 @@ public static partial class YamlConfigReader
                 LoadBalancing = ReadLoadBalancing(s.Child("loadBalancing", LoadBalancingKeys)),
                 HealthCheck = healthCheck,
                 CircuitBreaker = ReadCircuitBreaker(s.Child("circuitBreaker", CircuitBreakerKeys)),
+                RetryBudget = ReadRetryBudget(s.Child("retryBudget", RetryBudgetKeys)),
                 Location = s.Location,
             });
         }
@@ -522,6 +527,8 @@ public static partial class YamlConfigReader
             var match = ReadMatch(s.Child("match", MatchKeys));
             var transforms = ReadTransforms(s);
             var order = s.Int("order", 0);
+            TimeSpan? timeout = s.Has("timeout") ? s.Duration("timeout", TimeSpan.Zero, allowZero: true) : null;
+            var retry = ReadRetry(s.Child("retry", RetryKeys), timeout);
             if (match is null || cluster is null)
             {
                 continue;
@@ -534,12 +541,123 @@ public static partial class YamlConfigReader
                 Match = match,
                 Cluster = cluster,
                 Transforms = transforms,
+                Timeout = timeout,
+                Retry = retry,
                 Location = top.Sink.LocationOf(keyNode),
             });
         }
 
         return list;
     }
+
+    private static RouteRetryConfig? ReadRetry(YamlSection? s, TimeSpan? routeTimeout)
+    {
+        if (s is null)
+        {
+            return null;
+        }
+
+        var d = new RouteRetryConfig();
+        var statuses = d.Statuses;
+        bool onTimeout = d.OnTimeout, onReset = d.OnReset;
+        if (s.Has("on"))
+        {
+            var list = new List<int>();
+            foreach (var item in s.StringList("on"))
+            {
+                var text = item.Trim();
+                if (int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var status))
+                {
+                    if (status is < 400 or > 599)
+                    {
+                        s.Error("on", $"status {status} is out of range [400, 599]");
+                    }
+                    else if (!list.Contains(status))
+                    {
+                        list.Add(status);
+                    }
+                }
+                else if (text == "timeout")
+                {
+                    onTimeout = true;
+                }
+                else if (text == "reset")
+                {
+                    onReset = true;
+                }
+                else
+                {
+                    var suggestion = Suggestions.Closest(text, RetryOnKeywords);
+                    s.Error("on", $"'{text}' is not a status (400-599) or one of: {string.Join(", ", RetryOnKeywords)}"
+                        + (suggestion is null ? string.Empty : $"; did you mean '{suggestion}'?"));
+                }
+            }
+
+            statuses = list;
+        }
+
+        var backoff = d.Backoff;
+        if (s.Child("backoff", BackoffKeys) is { } b)
+        {
+            var baseDelay = b.Duration("base", backoff.Base);
+            // As Envoy: without an explicit max, the cap is ten times the base.
+            var maxDelay = b.Duration("max", b.Has("base") ? baseDelay * 10 : backoff.Max);
+            if (maxDelay < baseDelay)
+            {
+                b.Error("max", $"must be at least base ({FormatDuration(baseDelay)})");
+                maxDelay = baseDelay;
+            }
+
+            backoff = new RetryBackoffConfig { Base = baseDelay, Max = maxDelay };
+        }
+
+        var perTry = s.Duration("perTryTimeout", d.PerTryTimeout, allowZero: true);
+        if (perTry > TimeSpan.Zero && routeTimeout > TimeSpan.Zero && perTry > routeTimeout)
+        {
+            s.Error("perTryTimeout", $"must not be longer than the route's timeout ({FormatDuration(routeTimeout.Value)})");
+        }
+
+        return new RouteRetryConfig
+        {
+            Attempts = s.Int("attempts", d.Attempts, 1, RouteRetryConfig.MaxAttemptsLimit),
+            Statuses = statuses,
+            OnTimeout = onTimeout,
+            OnReset = onReset,
+            PerTryTimeout = perTry,
+            Backoff = backoff,
+            MaxRetryAfter = s.Duration("maxRetryAfter", d.MaxRetryAfter, allowZero: true),
+            MaxReplayBodySize = s.Size("maxReplayBodySize", d.MaxReplayBodySize, 0, RouteRetryConfig.MaxReplayBodySizeLimit),
+            NonIdempotent = s.Bool("nonIdempotent", d.NonIdempotent),
+        };
+    }
+
+    private static RetryBudgetConfig ReadRetryBudget(YamlSection? s)
+    {
+        var d = new RetryBudgetConfig();
+        if (s is null)
+        {
+            return d;
+        }
+
+        var window = s.Duration("window", d.Window);
+        if (window < TimeSpan.FromSeconds(1) || window > TimeSpan.FromHours(1))
+        {
+            s.Error("window", $"{FormatDuration(window)} is out of range [1s, 1h]");
+            window = d.Window;
+        }
+
+        return new RetryBudgetConfig
+        {
+            Ratio = s.Double("ratio", d.Ratio, 0, 10),
+            MinPerSecond = s.Int("minPerSecond", d.MinPerSecond, 0, 100_000),
+            Window = window,
+        };
+    }
+
+    private static string FormatDuration(TimeSpan value) =>
+        value.TotalMilliseconds < 1000 || value.Milliseconds != 0
+            ? $"{value.TotalMilliseconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}ms"
+            : $"{value.TotalSeconds.ToString(System.Globalization.CultureInfo.InvariantCulture)}s";
 
     private static RouteMatchConfig? ReadMatch(YamlSection? s)
     {

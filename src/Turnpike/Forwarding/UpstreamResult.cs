@@ -8,6 +8,8 @@ internal enum UpstreamOutcome
     ConnectFailed,
     /// <summary>The TCP/TLS connect did not finish within the cluster's connect timeout.</summary>
     ConnectTimeout,
+    /// <summary>HTTP/2 REFUSED_STREAM: the upstream did not process the request (part of its body may have been read).</summary>
+    Refused,
     /// <summary>The upstream went quiet for longer than the activity timeout, or the request timeout expired.</summary>
     Timeout,
     /// <summary>The upstream closed or reset the connection, or answered with something that is not HTTP.</summary>
@@ -16,10 +18,11 @@ internal enum UpstreamOutcome
     ClientError,
 }
 
-internal readonly record struct UpstreamResult(UpstreamOutcome Outcome, GatewayErrorCode Error, Exception? Exception)
+/// <param name="Status">The upstream's status code when it answered (also one held back for a retry); 0 when it did not.</param>
+internal readonly record struct UpstreamResult(UpstreamOutcome Outcome, GatewayErrorCode Error, Exception? Exception, int Status = 0)
 {
-    public static readonly UpstreamResult Success = new(UpstreamOutcome.Success, GatewayErrorCode.None, null);
+    public static UpstreamResult Success(int status) => new(UpstreamOutcome.Success, GatewayErrorCode.None, null, status);
 
     /// <summary>True when the request provably never reached the upstream, so trying another destination is safe for any method.</summary>
-    public bool NeverSent => Outcome is UpstreamOutcome.ConnectFailed or UpstreamOutcome.ConnectTimeout;
+    public bool NeverSent => Outcome is UpstreamOutcome.ConnectFailed or UpstreamOutcome.ConnectTimeout or UpstreamOutcome.Refused;
 }

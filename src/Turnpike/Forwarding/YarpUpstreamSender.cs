@@ -9,6 +9,9 @@ namespace Turnpike.Forwarding;
 /// <summary>Sends through YARP's <see cref="IHttpForwarder"/> with the route's YARP transformer.</summary>
 internal sealed class YarpUpstreamSender(IHttpForwarder forwarder) : IUpstreamSender
 {
+    /// <summary>HTTP/2 error code REFUSED_STREAM (RFC 9113 §7): the stream was refused before any processing.</summary>
+    private const long RefusedStream = 0x7;
+
     public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken)
     {
         var cluster = route.Cluster;
@@ -28,7 +31,9 @@ internal sealed class YarpUpstreamSender(IHttpForwarder forwarder) : IUpstreamSe
     {
         if (error == ForwarderError.None)
         {
-            return UpstreamResult.Success;
+            // YARP sets the upstream's status before the transformer copies the headers, so this is the upstream's
+            // status even when the retrying transformer held the answer back.
+            return UpstreamResult.Success(context.Response.StatusCode);
         }
 
         var exception = context.Features.Get<IForwarderErrorFeature>()?.Exception;
@@ -91,6 +96,11 @@ internal sealed class YarpUpstreamSender(IHttpForwarder forwarder) : IUpstreamSe
             if (e is HttpRequestException { HttpRequestError: HttpRequestError.ConnectionError or HttpRequestError.NameResolutionError } && e.InnerException is null)
             {
                 return new(UpstreamOutcome.ConnectFailed, GatewayErrorCode.ConnectionRefused, exception);
+            }
+
+            if (e is HttpProtocolException { ErrorCode: RefusedStream })
+            {
+                return new(UpstreamOutcome.Refused, GatewayErrorCode.UpstreamReset, exception);
             }
 
             if (e is HttpRequestException { HttpRequestError: HttpRequestError.ResponseEnded } or HttpIOException or IOException)

@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Turnpike.Configuration;
 using Turnpike.Health;
+using Turnpike.Retries;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Turnpike.Model;
@@ -29,8 +30,8 @@ internal sealed class ClusterModel(
 
     public ClusterHealth Health { get; } = health;
 
-    /// <summary>At most this many attempts for a request that provably never reached an upstream (connect failures).</summary>
-    public int MaxAttempts { get; } = Math.Min(2, destinations.Length);
+    /// <summary>Caps the retries of every route sending here; carried over a reload that leaves the cluster and its budget unchanged.</summary>
+    public required RetryBudget RetryBudget { get; init; }
 
     /// <summary>
     /// Chooses the destination for one attempt among the eligible ones, avoiding <paramref name="exclude"/> when

@@ -1,11 +1,13 @@
 using Turnpike.Configuration;
+using Turnpike.Retries;
 using Turnpike.Routing;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Turnpike.Model;
 
-/// <summary>A route as the request path sees it: compiled matcher, the cluster it sends to and YARP's transformer.</summary>
-internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, ClusterModel cluster, HttpTransformer transformer)
+/// <summary>A route as the request path sees it: compiled matcher, the cluster it sends to, YARP's transformer (wrapped
+/// by a <see cref="RetryingTransformer"/> when the route has a <c>retry</c> block) and its retry rules.</summary>
+internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, ClusterModel cluster, HttpTransformer transformer, RetryPolicy retry)
 {
     public string Id { get; } = config.Id;
 
@@ -18,6 +20,12 @@ internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, Clust
     public ClusterModel Cluster { get; } = cluster;
 
     public HttpTransformer Transformer { get; } = transformer;
+
+    public RetryPolicy Retry { get; } = retry;
+
+    /// <summary>Limit on the whole exchange (retries and backoff included): the route's <c>timeout</c>, else the
+    /// cluster's <c>http.requestTimeout</c>; <see cref="TimeSpan.Zero"/> when off.</summary>
+    public TimeSpan RequestTimeout { get; } = config.Timeout ?? cluster.RequestTimeout;
 
     /// <summary>
     /// Whether the request's route values must be filled: only YARP's PathPattern transform reads them, so other

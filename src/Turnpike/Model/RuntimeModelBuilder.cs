@@ -7,6 +7,7 @@ using Turnpike.Configuration;
 using Turnpike.Connections;
 using Turnpike.Health;
 using Turnpike.LoadBalancing;
+using Turnpike.Retries;
 using Turnpike.Routing;
 using Yarp.ReverseProxy.Forwarder;
 using Yarp.ReverseProxy.Transforms.Builder;
@@ -77,7 +78,10 @@ internal sealed class RuntimeModelBuilder(
                 var requestConfig = CreateRequestConfig(c);
                 if (previous is not null && previous.Clusters.TryGetValue(c.Id, out var old) && ReferenceEquals(old.Invoker, invoker) && SameUpstreams(old.Config, c))
                 {
-                    clusters[c.Id] = new ClusterModel(c, old.Destinations, invoker, requestConfig, old.Health);
+                    clusters[c.Id] = new ClusterModel(c, old.Destinations, invoker, requestConfig, old.Health)
+                    {
+                        RetryBudget = c.RetryBudget == old.Config.RetryBudget ? old.RetryBudget : new RetryBudget(c.RetryBudget, _time),
+                    };
                     continue;
                 }
 
@@ -91,7 +95,10 @@ internal sealed class RuntimeModelBuilder(
                     _time,
                     _healthLogger,
                     active => new HttpHealthProbe(invoker, active, requestConfig.Version!, requestConfig.VersionPolicy!.Value));
-                clusters[c.Id] = new ClusterModel(c, destinations, invoker, requestConfig, health);
+                clusters[c.Id] = new ClusterModel(c, destinations, invoker, requestConfig, health)
+                {
+                    RetryBudget = new RetryBudget(c.RetryBudget, _time),
+                };
             }
 
             // Clients no longer referenced are dropped, not disposed: requests and WebSockets still running on the
@@ -106,7 +113,14 @@ internal sealed class RuntimeModelBuilder(
             {
                 var yarpRoute = new YarpRoute { RouteId = r.Id, ClusterId = r.Cluster, Transforms = r.Transforms };
                 var transformer = transformBuilder.Build(yarpRoute, null);
-                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), clusters[r.Cluster], transformer));
+                var cluster = clusters[r.Cluster];
+                var retry = RetryPolicy.Create(r.Retry, cluster.Destinations.Length);
+                if (retry.Configured)
+                {
+                    transformer = new RetryingTransformer(transformer, retry, cluster.RetryBudget, _time);
+                }
+
+                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry));
             }
 
             return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source);

@@ -19,7 +19,8 @@ public interface IGatewayRequestFeature
     string? ErrorReason { get; }
 }
 
-internal sealed class GatewayRequestFeature : IGatewayRequestFeature
+/// <remarks>Not sealed only for <see cref="GatewayRetryFeature"/>, so a route without retries allocates no retry state.</remarks>
+internal class GatewayRequestFeature : IGatewayRequestFeature
 {
     public RouteModel? Route { get; set; }
 
@@ -40,4 +41,23 @@ internal sealed class GatewayRequestFeature : IGatewayRequestFeature
     public string? DestinationId => Destination?.Id;
 
     public string? ErrorReason => Error == GatewayErrorCode.None ? null : ErrorResponses.ReasonOf(Error);
+}
+
+/// <summary>
+/// The request feature of a route with a <c>retry</c> block: what the handler and the
+/// <see cref="Retries.RetryingTransformer"/> tell each other about the current attempt.
+/// </summary>
+internal sealed class GatewayRetryFeature : GatewayRequestFeature
+{
+    /// <summary>Set by the handler before each attempt: an answer with a retryable status may be held back for a retry.</summary>
+    public bool RetryOnStatusAllowed { get; set; }
+
+    /// <summary>Set by the transformer: the upstream status it held back for a retry (0: none).</summary>
+    public int RetryStatus { get; set; }
+
+    /// <summary>With <see cref="RetryStatus"/>: the wait the upstream asked for in Retry-After, when it gave one.</summary>
+    public TimeSpan? RetryAfter { get; set; }
+
+    /// <summary>The current attempt's per-try timeout, disarmed by the transformer once response headers arrive.</summary>
+    public CancellationTokenSource? PerTryTimeout { get; set; }
 }

@@ -1,15 +1,20 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
 using Turnpike.Forwarding;
 using Turnpike.Logging;
 using Turnpike.Model;
+using Turnpike.Retries;
 
 namespace Turnpike.Pipeline;
 
 /// <summary>
 /// Turnpike's request path: route match → checks → destination choice → send upstream, in a loop that retries
-/// requests which provably never reached an upstream. It reads the runtime model once per request, so a reload
-/// never changes the route or cluster under a running request.
+/// what the route's <see cref="RetryPolicy"/> allows: requests that provably never reached an upstream always (on
+/// another destination), and with a <c>retry</c> block also retryable statuses, timeouts and resets, with backoff and
+/// within the cluster's <see cref="RetryBudget"/>. It reads the runtime model once per request, so a reload never
+/// changes the route or cluster under a running request.
 /// </summary>
 internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender sender, AccessLog accessLog, TimeProvider time, ILogger<ProxyHandler> logger)
 {
@@ -47,22 +52,35 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
     private async Task ForwardAsync(HttpContext context, RouteModel route)
     {
-        var feature = new GatewayRequestFeature { Route = route };
+        var policy = route.Retry;
+        // Retry state only for routes that retry more than never-sent failures: the others allocate what they always did.
+        var retry = policy.Configured ? new GatewayRetryFeature { Route = route } : null;
+        var feature = retry ?? new GatewayRequestFeature { Route = route };
         context.Features.Set<IGatewayRequestFeature>(feature);
         var sampled = accessLog.Enabled && accessLog.Begin(context, feature);
 
         var cluster = route.Cluster;
+        cluster.RetryBudget.OnRequest();
         CancellationTokenSource? timeout = null;
         var token = context.RequestAborted;
-        if (cluster.RequestTimeout > TimeSpan.Zero)
+        if (route.RequestTimeout > TimeSpan.Zero)
         {
             timeout = CancellationTokenSource.CreateLinkedTokenSource(token);
-            timeout.CancelAfter(cluster.RequestTimeout);
+            timeout.CancelAfter(route.RequestTimeout);
             token = timeout.Token;
         }
 
         try
         {
+            // Without a retry block only never-sent failures are retried, and the body never needs a second look.
+            var method = context.Request.Method;
+            var body = policy.Configured ? PlanBody(context.Request, policy) : BodyReplay.NotReplayable;
+            if (body == BodyReplay.Buffered)
+            {
+                // Kept in memory (the limit is at most 10 MiB) so the next attempt can read it again from the start.
+                context.Request.EnableBuffering((int)policy.MaxReplayBodySize, policy.MaxReplayBodySize);
+            }
+
             DestinationModel? previous = null;
             for (var attempt = 1; ; attempt++)
             {
@@ -76,33 +94,103 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
                 feature.Destination = destination;
                 feature.Attempts = attempt;
+                var attemptToken = token;
+                CancellationTokenSource? perTry = null;
+                if (retry is not null)
+                {
+                    retry.RetryOnStatusAllowed = policy.RetriesStatuses && policy.MayRetryReached(attempt, method, body);
+                    if (policy.PerTryTimeout > TimeSpan.Zero)
+                    {
+                        perTry = CancellationTokenSource.CreateLinkedTokenSource(token);
+                        perTry.CancelAfter(policy.PerTryTimeout);
+                        attemptToken = perTry.Token;
+                        retry.PerTryTimeout = perTry;
+                    }
+                }
+
                 destination.OnStart();
                 var started = time.GetTimestamp();
                 UpstreamResult result;
                 try
                 {
-                    result = await sender.SendAsync(context, route, destination, token).ConfigureAwait(false);
+                    result = await sender.SendAsync(context, route, destination, attemptToken).ConfigureAwait(false);
                 }
                 catch
                 {
                     destination.OnEnd(AttemptVerdict.Failure, time.GetElapsedTime(started));
                     throw;
                 }
+                finally
+                {
+                    if (perTry is not null)
+                    {
+                        retry!.PerTryTimeout = null;
+                        perTry.Dispose();
+                    }
+                }
 
-                // A failure of the client's own making is not the destination's fault. The elapsed time feeds
-                // latency-aware balancing (p2c_ewma).
-                destination.OnEnd(Verdict(result, context.Response.StatusCode), time.GetElapsedTime(started));
+                // The upstream's status (0 without an answer), including one held back for a retry. A failure of the
+                // client's own making is not the destination's fault; any 5xx is (as Envoy's consecutive_5xx). The
+                // verdict feeds outlier detection and the breaker, the elapsed time latency-aware balancing.
+                var status = result.Status;
+                destination.OnEnd(Verdict(result, status), time.GetElapsedTime(started));
+
+                if (retry is { RetryStatus: not 0 })
+                {
+                    // Held back by the RetryingTransformer, which already took the retry from the budget.
+                    var delay = retry.RetryAfter ?? policy.Backoff.Next(attempt);
+                    LogRetryingStatus(logger, route.Id, attempt, destination.Id, status, delay.TotalMilliseconds);
+                    previous = destination;
+                    if (!await PrepareRetryAsync(context, feature, retry, body, delay, token).ConfigureAwait(false))
+                    {
+                        return;
+                    }
+
+                    continue;
+                }
+
                 if (result.Outcome == UpstreamOutcome.Success)
                 {
                     return;
                 }
 
-                if (result.NeverSent && attempt < cluster.MaxAttempts && !context.Response.HasStarted)
+                if (!context.Response.HasStarted && !token.IsCancellationRequested && TriggerOf(result) is { } trigger)
                 {
-                    LogRetrying(logger, route.Id, destination.Id, ErrorResponses.ReasonOf(result.Error));
-                    previous = destination;
-                    ResetForRetry(context);
-                    continue;
+                    if (trigger == RetryTrigger.Refused && !policy.Configured)
+                    {
+                        body = PlanBody(context.Request, policy); // no body, or one that cannot be sent again
+                    }
+
+                    if (policy.ShouldRetry(trigger, attempt, method, body))
+                    {
+                        if (trigger is RetryTrigger.ConnectFailure or RetryTrigger.Refused)
+                        {
+                            // Nothing reached an upstream: fail over at once, outside the budget.
+                            LogRetrying(logger, route.Id, destination.Id, ErrorResponses.ReasonOf(result.Error));
+                            previous = destination;
+                            if (!await PrepareRetryAsync(context, feature, retry, body, TimeSpan.Zero, token).ConfigureAwait(false))
+                            {
+                                return;
+                            }
+
+                            continue;
+                        }
+
+                        if (cluster.RetryBudget.TryWithdraw())
+                        {
+                            var delay = policy.Backoff.Next(attempt);
+                            LogRetryingFailure(logger, route.Id, attempt, destination.Id, ErrorResponses.ReasonOf(result.Error), delay.TotalMilliseconds);
+                            previous = destination;
+                            if (!await PrepareRetryAsync(context, feature, retry, body, delay, token).ConfigureAwait(false))
+                            {
+                                return;
+                            }
+
+                            continue;
+                        }
+
+                        LogBudgetExhausted(logger, route.Id, cluster.Id);
+                    }
                 }
 
                 feature.Error = result.Error;
@@ -126,19 +214,81 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         }
     }
 
-    /// <summary>A 5xx answer counts against the destination like a transport failure (as Envoy's consecutive_5xx).</summary>
-    private static AttemptVerdict Verdict(UpstreamResult result, int status) => result.Outcome switch
+    private static AttemptVerdict Verdict(in UpstreamResult result, int status) => result.Outcome switch
     {
         UpstreamOutcome.Success => status >= 500 ? AttemptVerdict.Failure : AttemptVerdict.Success,
         UpstreamOutcome.ClientError => AttemptVerdict.ClientFault,
         _ => AttemptVerdict.Failure,
     };
 
-    private static void ResetForRetry(HttpContext context)
+    private static RetryTrigger? TriggerOf(in UpstreamResult result) => result.Outcome switch
     {
-        // YARP records the failure on the context; the next attempt starts clean.
+        UpstreamOutcome.ConnectFailed or UpstreamOutcome.ConnectTimeout => RetryTrigger.ConnectFailure,
+        UpstreamOutcome.Refused => RetryTrigger.Refused,
+        UpstreamOutcome.Timeout => RetryTrigger.Timeout,
+        UpstreamOutcome.UpstreamError when result.Error == GatewayErrorCode.UpstreamReset => RetryTrigger.Reset,
+        _ => null,
+    };
+
+    private static BodyReplay PlanBody(HttpRequest request, RetryPolicy policy)
+    {
+        // Kestrel knows for certain (HTTP/2 END_STREAM, HTTP/1.1 framing); without it, go by the headers.
+        var mayHaveBody = request.HttpContext.Features.Get<IHttpRequestBodyDetectionFeature>()?.CanHaveBody
+            ?? (request.ContentLength > 0 || request.Headers.TransferEncoding.Count > 0);
+        return policy.PlanBody(request.Method, request.ContentLength, mayHaveBody);
+    }
+
+    /// <summary>
+    /// Clears what the last attempt left on the response, rewinds a buffered body and waits <paramref name="delay"/>.
+    /// False when the request is over instead: the client went away, its body failed, or the route's timeout expired
+    /// (then the 504 has been written).
+    /// </summary>
+    private async ValueTask<bool> PrepareRetryAsync(HttpContext context, GatewayRequestFeature feature, GatewayRetryFeature? retry, BodyReplay body, TimeSpan delay, CancellationToken token)
+    {
+        // YARP records the failure on the context and may have set a status; the next attempt starts clean.
         context.Features.Set<Yarp.ReverseProxy.Forwarder.IForwarderErrorFeature>(null);
-        context.Response.StatusCode = StatusCodes.Status200OK;
+        context.Response.Clear();
+        if (retry is not null)
+        {
+            retry.RetryStatus = 0;
+            retry.RetryAfter = null;
+        }
+
+        try
+        {
+            var requestBody = context.Request.Body;
+            if (body == BodyReplay.Buffered && requestBody.Position != 0)
+            {
+                // The attempt may have stopped part-way: read the rest into the buffer, then start over.
+                await requestBody.DrainAsync(token).ConfigureAwait(false);
+                requestBody.Position = 0;
+            }
+
+            if (delay > TimeSpan.Zero)
+            {
+                await Task.Delay(delay, time, token).ConfigureAwait(false);
+            }
+
+            return true;
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            if (context.RequestAborted.IsCancellationRequested)
+            {
+                feature.Error = GatewayErrorCode.ClientBodyError;
+                return false;
+            }
+
+            feature.Error = GatewayErrorCode.UpstreamTimeout;
+            await ErrorResponses.WriteAsync(context, feature.Error).ConfigureAwait(false);
+            return false;
+        }
+        catch (Exception ex) when (ex is IOException or BadHttpRequestException)
+        {
+            feature.Error = GatewayErrorCode.ClientBodyError;
+            context.Response.StatusCode = ex is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status400BadRequest;
+            return false;
+        }
     }
 
     [LoggerMessage(10, LogLevel.Debug, "Route {Route}: destination {Destination} failed before sending ({Reason}); trying another")]
@@ -146,4 +296,13 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
     [LoggerMessage(11, LogLevel.Warning, "Route {Route} → {Cluster}/{Destination}: {Reason} ({Detail})")]
     private static partial void LogUpstreamFailure(ILogger logger, string route, string cluster, string destination, string reason, string? detail);
+
+    [LoggerMessage(12, LogLevel.Debug, "Route {Route}: attempt {Attempt} on {Destination} answered {Status}; retrying in {DelayMs:F0} ms")]
+    private static partial void LogRetryingStatus(ILogger logger, string route, int attempt, string destination, int status, double delayMs);
+
+    [LoggerMessage(13, LogLevel.Debug, "Route {Route}: attempt {Attempt} on {Destination} failed ({Reason}); retrying in {DelayMs:F0} ms")]
+    private static partial void LogRetryingFailure(ILogger logger, string route, int attempt, string destination, string reason, double delayMs);
+
+    [LoggerMessage(14, LogLevel.Debug, "Route {Route}: the retry budget of cluster {Cluster} is spent; the last failure goes to the client")]
+    private static partial void LogBudgetExhausted(ILogger logger, string route, string cluster);
 }
