@@ -9,20 +9,7 @@ namespace Turnpike.FunctionalTests;
 /// <summary>Active probes, outlier ejection, circuit breakers and priority failover against real faulty backends.</summary>
 public sealed class HealthTests
 {
-    private static string Cluster(string destinations, string health) => $$"""
-        routes:
-          all:
-            match: { path: "/{**rest}" }
-            cluster: c
-        clusters:
-          c:
-            destinations:
-        {{Indent(destinations, 6)}}
-        {{Indent(health, 4)}}
-        """;
-
-    private static string Indent(string text, int spaces) =>
-        string.Join("\n", text.Split('\n').Select(l => new string(' ', spaces) + l.Trim()));
+    private static string Cluster(string destinations, string health) => Configs.CatchAll(destinations, cluster: health);
 
     private static async Task<JsonObject> DestinationStatus(GatewayHost gw, string id)
     {
@@ -298,19 +285,9 @@ public sealed class HealthTests
                 }));
             }
 
-            await using var gw = await GatewayHost.StartAsync($$"""
-                routes:
-                  all:
-                    match: { path: "/{**rest}" }
-                    cluster: c
-                clusters:
-                  c:
-                    loadBalancing: { policy: p2c_ewma }
-                    destinations:
-                      slow: {{backends[0].Address}}
-                      fast1: {{backends[1].Address}}
-                      fast2: {{backends[2].Address}}
-                """);
+            await using var gw = await GatewayHost.StartAsync(Cluster(
+                $"slow: {backends[0].Address}\nfast1: {backends[1].Address}\nfast2: {backends[2].Address}",
+                "loadBalancing: { policy: p2c_ewma }"));
 
             var counts = new Dictionary<string, int>();
             async Task Client()

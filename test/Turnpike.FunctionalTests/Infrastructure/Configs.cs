@@ -9,13 +9,15 @@ public static class Configs
     /// <summary>
     /// One catch-all route "all" to cluster "c" with the given destinations ("name: address" lines, or a single
     /// address for destination "d"). <paramref name="clusterHttp"/> is YAML for <c>clusters.c.http</c>;
-    /// <paramref name="top"/> is prepended as top-level sections.
+    /// <paramref name="top"/> is prepended as top-level sections; <paramref name="cluster"/> holds more keys of
+    /// cluster c (one per line, flow style: <c>healthCheck: { passive: {} }</c>).
     /// </summary>
-    public static string CatchAll(string destinations, string clusterHttp = "", string top = "")
+    public static string CatchAll(string destinations, string clusterHttp = "", string top = "", string cluster = "")
     {
         var lines = destinations.Contains(": ", StringComparison.Ordinal) ? destinations.Split('\n') : [$"d: {destinations}"];
         var destinationYaml = string.Join("\n", lines.Select(l => "      " + l.Trim()));
         var http = clusterHttp.Length == 0 ? string.Empty : "\n    http:\n" + string.Join("\n", clusterHttp.Split('\n').Select(l => "      " + l.Trim()));
+        http += cluster.Length == 0 ? string.Empty : "\n" + string.Join("\n", cluster.Split('\n').Select(l => "    " + l.Trim()));
         return $$"""
             {{top}}
             routes:
