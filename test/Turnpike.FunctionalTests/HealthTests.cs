@@ -1,3 +1,4 @@
+using Xunit.Abstractions;
 using System.Diagnostics;
 using System.Net;
 using System.Text.Json.Nodes;
@@ -7,7 +8,7 @@ using Turnpike.FunctionalTests.Infrastructure;
 namespace Turnpike.FunctionalTests;
 
 /// <summary>Active probes, outlier ejection, circuit breakers and priority failover against real faulty backends.</summary>
-public sealed class HealthTests
+public sealed class HealthTests(ITestOutputHelper output)
 {
     private static string Cluster(string destinations, string health) => Configs.CatchAll(destinations, cluster: health);
 
@@ -88,6 +89,7 @@ public sealed class HealthTests
         var window = killedAt + TimeSpan.FromSeconds(1);
         var late = failures.Where(f => f.At > window).ToList();
         Assert.True(late.Count == 0, $"failures after the detection window: {string.Join(", ", late.Select(f => $"{f.At.TotalMilliseconds:0}ms {f.What}"))}");
+        output.WriteLine($"{requests} requests; killed at {killedAt.TotalMilliseconds:0} ms; {failures.Count} failures in all, {late.Count} after the 1 s detection window");
         Assert.True(requests > 200, $"only {requests} requests ran");
         var status = await DestinationStatus(gw, "victim");
         Assert.True((bool)status["ejected"]!);
@@ -304,6 +306,7 @@ public sealed class HealthTests
 
             await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => Client()));
             Assert.Equal(300, counts.Values.Sum());
+            output.WriteLine($"p2c_ewma: slow {counts.GetValueOrDefault("slow")}, fast1 {counts.GetValueOrDefault("fast1")}, fast2 {counts.GetValueOrDefault("fast2")} of 300");
             Assert.True(counts.GetValueOrDefault("slow") < 30, $"slow got {counts.GetValueOrDefault("slow")} of 300");
         }
         finally
