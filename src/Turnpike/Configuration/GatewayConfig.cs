@@ -102,6 +102,8 @@ public sealed record RouteConfig
     public TimeSpan? Timeout { get; init; }
     /// <summary>Retries beyond the never-sent failover; null when the route has no <c>retry</c> block.</summary>
     public RouteRetryConfig? Retry { get; init; }
+    /// <summary>Response-body bandwidth shaping; null when the route has no <c>bandwidth</c> block.</summary>
+    public BandwidthConfig? Bandwidth { get; init; }
     /// <summary>Where the route was declared, for error messages.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
@@ -197,6 +199,8 @@ public sealed record ClusterConfig
     /// <summary>Per-destination circuit breaker; null when off.</summary>
     public CircuitBreakerConfig? CircuitBreaker { get; init; }
     public RetryBudgetConfig RetryBudget { get; init; } = new();
+    /// <summary>Adaptive concurrency limit; null when off.</summary>
+    public AdaptiveConcurrencyConfig? AdaptiveConcurrency { get; init; }
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
 }

@@ -24,13 +24,13 @@ public static partial class YamlConfigReader
     private static readonly string[] LoggingKeys = ["level", "accessLog"];
     private static readonly string[] AccessLogKeys = ["enabled", "path", "sampleRate"];
     private static readonly string[] DemoKeys = ["address", "port"];
-    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry"];
+    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry", "bandwidth"];
     private static readonly string[] RetryKeys = ["attempts", "on", "perTryTimeout", "backoff", "maxRetryAfter", "maxReplayBodySize", "nonIdempotent"];
     private static readonly string[] RetryOnKeywords = ["timeout", "reset"];
     private static readonly string[] BackoffKeys = ["base", "max"];
     private static readonly string[] MatchKeys = ["path", "pathPrefix", "hosts", "methods", "headers", "query"];
     private static readonly string[] ValueMatchKeys = ["name", "values", "mode", "caseSensitive"];
-    private static readonly string[] ClusterKeys = ["destinations", "http", "loadBalancing", "healthCheck", "circuitBreaker", "retryBudget"];
+    private static readonly string[] ClusterKeys = ["destinations", "http", "loadBalancing", "healthCheck", "circuitBreaker", "retryBudget", "adaptiveConcurrency"];
     private static readonly string[] RetryBudgetKeys = ["ratio", "minPerSecond", "window"];
     private static readonly string[] LoadBalancingKeys = ["policy", "hashKey", "ewmaDecay"];
     private static readonly string[] HashKeyKeys = ["header", "cookie", "query", "clientIp"];
@@ -358,6 +358,7 @@ public static partial class YamlConfigReader
                 HealthCheck = healthCheck,
                 CircuitBreaker = ReadCircuitBreaker(s.Child("circuitBreaker", CircuitBreakerKeys)),
                 RetryBudget = ReadRetryBudget(s.Child("retryBudget", RetryBudgetKeys)),
+                AdaptiveConcurrency = ReadAdaptiveConcurrency(s.Child("adaptiveConcurrency", AdaptiveConcurrencyKeys)),
                 Location = s.Location,
             });
         }
@@ -529,6 +530,7 @@ public static partial class YamlConfigReader
             var order = s.Int("order", 0);
             TimeSpan? timeout = s.Has("timeout") ? s.Duration("timeout", TimeSpan.Zero, allowZero: true) : null;
             var retry = ReadRetry(s.Child("retry", RetryKeys), timeout);
+            var bandwidth = ReadBandwidth(s.Child("bandwidth", BandwidthKeys));
             if (match is null || cluster is null)
             {
                 continue;
@@ -543,6 +545,7 @@ public static partial class YamlConfigReader
                 Transforms = transforms,
                 Timeout = timeout,
                 Retry = retry,
+                Bandwidth = bandwidth,
                 Location = top.Sink.LocationOf(keyNode),
             });
         }
