@@ -94,7 +94,11 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
                     d.Failures));
             }
 
-            clusters.Add(new ClusterStatus(cluster.Id, selection.Policy.Name, selection.Eligible.Length, destinations));
+            var limiter = model.Concurrency;
+            var concurrency = limiter is null ? null : new ConcurrencyStatus(
+                limiter.Config.Algorithm == ConcurrencyAlgorithm.Aimd ? "aimd" : "gradient",
+                limiter.Limit, limiter.InFlight, limiter.Admitted, limiter.Shed, limiter.MinRttMs, Math.Round(limiter.SampleRttMs, 3), limiter.Measuring);
+            clusters.Add(new ClusterStatus(cluster.Id, selection.Policy.Name, selection.Eligible.Length, destinations, concurrency));
         }
 
         return new ClustersResponse(snapshot.Generation, clusters);

@@ -19,7 +19,10 @@ internal sealed record ReloadResponse(bool Ok, long Generation, IReadOnlyList<Co
 /// <summary><c>GET /admin/clusters</c>: every cluster's destinations and what their health mechanisms say.</summary>
 internal sealed record ClustersResponse(long Generation, IReadOnlyList<ClusterStatus> Clusters);
 
-internal sealed record ClusterStatus(string Id, string LoadBalancing, int Eligible, IReadOnlyList<DestinationStatus> Destinations);
+internal sealed record ClusterStatus(string Id, string LoadBalancing, int Eligible, IReadOnlyList<DestinationStatus> Destinations, ConcurrencyStatus? AdaptiveConcurrency = null);
+
+/// <summary>A cluster's adaptive concurrency limiter (absent when off). <c>MinRttMs</c> only for the gradient algorithm, once measured.</summary>
+internal sealed record ConcurrencyStatus(string Algorithm, int Limit, long InFlight, long Admitted, long Shed, double? MinRttMs, double SampleRttMs, bool Measuring);
 
 /// <summary>One destination. <c>Breaker</c> is closed, halfOpen or open (absent when the cluster has no breaker).</summary>
 internal sealed record DestinationStatus(

@@ -33,6 +33,9 @@ internal sealed class ClusterModel(
     /// <summary>Caps the retries of every route sending here; carried over a reload that leaves the cluster and its budget unchanged.</summary>
     public required RetryBudget RetryBudget { get; init; }
 
+    /// <summary>Adaptive concurrency limit; null when off. Carried over a reload that leaves its settings unchanged.</summary>
+    public Concurrency.AdaptiveConcurrencyLimiter? Concurrency { get; init; }
+
     /// <summary>
     /// Chooses the destination for one attempt among the eligible ones, avoiding <paramref name="exclude"/> when
     /// another exists. A destination whose breaker is half-open and has no trial slot left is passed over for the

@@ -81,6 +81,7 @@ internal sealed class RuntimeModelBuilder(
                     clusters[c.Id] = new ClusterModel(c, old.Destinations, invoker, requestConfig, old.Health)
                     {
                         RetryBudget = c.RetryBudget == old.Config.RetryBudget ? old.RetryBudget : new RetryBudget(c.RetryBudget, _time),
+                        Concurrency = c.AdaptiveConcurrency == old.Config.AdaptiveConcurrency ? old.Concurrency : CreateLimiter(c),
                     };
                     continue;
                 }
@@ -98,6 +99,7 @@ internal sealed class RuntimeModelBuilder(
                 clusters[c.Id] = new ClusterModel(c, destinations, invoker, requestConfig, health)
                 {
                     RetryBudget = new RetryBudget(c.RetryBudget, _time),
+                    Concurrency = CreateLimiter(c),
                 };
             }
 
@@ -120,12 +122,23 @@ internal sealed class RuntimeModelBuilder(
                     transformer = new RetryingTransformer(transformer, retry, cluster.RetryBudget, _time);
                 }
 
-                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry));
+                if (cluster.Concurrency is not null)
+                {
+                    transformer = new Concurrency.HeadersTimingTransformer(transformer, _time);
+                }
+
+                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry)
+                {
+                    Bandwidth = r.Bandwidth is { } bandwidth ? new Bandwidth.BandwidthPolicy(bandwidth, _time) : null,
+                });
             }
 
             return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source);
         }
     }
+
+    private Concurrency.AdaptiveConcurrencyLimiter? CreateLimiter(ClusterConfig c) =>
+        c.AdaptiveConcurrency is { } adaptive ? new Concurrency.AdaptiveConcurrencyLimiter(adaptive, _time) : null;
 
     /// <summary>Same destinations in the same order, and the same balancing and health settings.</summary>
     private static bool SameUpstreams(ClusterConfig a, ClusterConfig b) =>

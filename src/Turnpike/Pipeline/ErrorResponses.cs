@@ -58,6 +58,7 @@ internal static class ErrorResponses
                 GatewayErrorCode.UpstreamReset => (502, "upstream_reset", "The upstream closed the connection before answering."),
                 GatewayErrorCode.UpstreamError => (502, "upstream_error", "The upstream's answer could not be read."),
                 GatewayErrorCode.ClientBodyError => (400, "client_body_error", "The request body could not be read from the client."),
+                GatewayErrorCode.ConcurrencyLimited => (503, "concurrency_limited", "The cluster is at its adaptive concurrency limit; retry later."),
                 _ => (500, "internal", "Internal gateway error."),
             };
             var body = Encoding.UTF8.GetBytes($"{{\"status\":{status},\"error\":\"{reason}\",\"message\":\"{message}\"}}");

@@ -34,6 +34,9 @@ internal class GatewayRequestFeature : IGatewayRequestFeature
 
     public Logging.CountingStreams? Counters { get; set; }
 
+    /// <summary>When the current attempt's response headers arrived (0: not yet); set only for clusters with adaptive concurrency.</summary>
+    public long ResponseHeadersTimestamp { get; set; }
+
     public string? RouteId => Route?.Id;
 
     public string? ClusterId => Route?.Cluster.Id;

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
 using Microsoft.Extensions.Logging;
+using Turnpike.Concurrency;
 using Turnpike.Forwarding;
 using Turnpike.Logging;
 using Turnpike.Model;
@@ -58,6 +59,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         var feature = retry ?? new GatewayRequestFeature { Route = route };
         context.Features.Set<IGatewayRequestFeature>(feature);
         var sampled = accessLog.Enabled && accessLog.Begin(context, feature);
+        route.Bandwidth?.Apply(context);
 
         var cluster = route.Cluster;
         cluster.RetryBudget.OnRequest();
@@ -82,11 +84,21 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             }
 
             DestinationModel? previous = null;
+            var limiter = cluster.Concurrency;
             for (var attempt = 1; ; attempt++)
             {
+                if (limiter is not null && !limiter.TryAcquire())
+                {
+                    // Over the adaptive limit: shed at once rather than queue.
+                    feature.Error = GatewayErrorCode.ConcurrencyLimited;
+                    await ErrorResponses.WriteAsync(context, feature.Error).ConfigureAwait(false);
+                    return;
+                }
+
                 var destination = cluster.Pick(context, previous);
                 if (destination is null)
                 {
+                    limiter?.Release(0, TimeSpan.Zero, ConcurrencyOutcome.Ignore);
                     feature.Error = GatewayErrorCode.NoHealthyDestination;
                     await ErrorResponses.WriteAsync(context, feature.Error).ConfigureAwait(false);
                     return;
@@ -110,6 +122,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
                 destination.OnStart();
                 var started = time.GetTimestamp();
+                feature.ResponseHeadersTimestamp = 0;
                 UpstreamResult result;
                 try
                 {
@@ -118,6 +131,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 catch
                 {
                     destination.OnEnd(AttemptVerdict.Failure, time.GetElapsedTime(started));
+                    limiter?.Release(started, TimeSpan.Zero, ConcurrencyOutcome.Ignore);
                     throw;
                 }
                 finally
@@ -133,7 +147,10 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 // client's own making is not the destination's fault; any 5xx is (as Envoy's consecutive_5xx). The
                 // verdict feeds outlier detection and the breaker, the elapsed time latency-aware balancing.
                 var status = result.Status;
-                destination.OnEnd(Verdict(result, status), time.GetElapsedTime(started));
+                var verdict = Verdict(result, status);
+                destination.OnEnd(verdict, time.GetElapsedTime(started));
+                // The limiter's sample is time to response headers when they came, else the whole attempt.
+                limiter?.Release(started, time.GetElapsedTime(started, feature.ResponseHeadersTimestamp is > 0 and var headers ? headers : time.GetTimestamp()), Limits.OutcomeOf(verdict));
 
                 if (retry is { RetryStatus: not 0 })
                 {
