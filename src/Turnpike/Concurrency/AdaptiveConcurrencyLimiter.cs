@@ -40,6 +40,7 @@ internal sealed class AdaptiveConcurrencyLimiter
     private int _limit;
     private int _closing;
     private double _lastSampleMicros;
+    private long _windows;
 
     public AdaptiveConcurrencyLimiter(AdaptiveConcurrencyConfig config, TimeProvider time)
     {
@@ -60,6 +61,9 @@ internal sealed class AdaptiveConcurrencyLimiter
     public long Admitted => Volatile.Read(ref _admitted);
 
     public long Shed => Volatile.Read(ref _shed);
+
+    /// <summary>Sample windows closed so far (each one a limit update).</summary>
+    public long Windows => Volatile.Read(ref _windows);
 
     /// <summary>Gradient only: the no-load latency in milliseconds (null before it was measured, and for AIMD).</summary>
     public double? MinRttMs => _algorithm is GradientLimit { MinRttMicros: > 0 and var us } ? us / 1000 : null;
@@ -159,6 +163,7 @@ internal sealed class AdaptiveConcurrencyLimiter
 
             Volatile.Write(ref _windowStart, now);
             Volatile.Write(ref _limit, _algorithm.Effective);
+            Interlocked.Increment(ref _windows);
         }
         finally
         {
