@@ -13,4 +13,5 @@ internal enum GatewayErrorCode
     UpstreamReset,
     UpstreamError,
     ClientBodyError,
+    RateLimited,
 }

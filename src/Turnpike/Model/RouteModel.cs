@@ -23,6 +23,9 @@ internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, Clust
 
     public RetryPolicy Retry { get; } = retry;
 
+    /// <summary>The route's rate-limit policies; null when it has none (the request path then skips the check).</summary>
+    public RateLimiting.RouteRateLimits? RateLimits { get; init; }
+
     /// <summary>Limit on the whole exchange (retries and backoff included): the route's <c>timeout</c>, else the
     /// cluster's <c>http.requestTimeout</c>; <see cref="TimeSpan.Zero"/> when off.</summary>
     public TimeSpan RequestTimeout { get; } = config.Timeout ?? cluster.RequestTimeout;

@@ -28,6 +28,7 @@ internal sealed class RuntimeModelBuilder(
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly UpstreamClientFactory _clients = clientFactory ?? UpstreamClientFactory.Default;
     private readonly ILogger _healthLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.Health");
+    private readonly ILogger _rateLimitLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.RateLimiting");
     // Whether a cluster has host-name destinations is part of the key: it decides the DNS cache and connection lifetime.
     private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http, bool ResolvesNames), HttpMessageInvoker> _invokers = [];
     private readonly Lock _lock = new();
@@ -108,6 +109,7 @@ internal sealed class RuntimeModelBuilder(
                 _invokers.Remove(stale);
             }
 
+            var rateLimits = RateLimiting.RateLimitSet.Build(config, previous?.RateLimits, _time, _rateLimitLogger);
             var routes = new List<RouteModel>(config.Routes.Count);
             foreach (var r in config.Routes)
             {
@@ -120,10 +122,13 @@ internal sealed class RuntimeModelBuilder(
                     transformer = new RetryingTransformer(transformer, retry, cluster.RetryBudget, _time);
                 }
 
-                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry));
+                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry) { RateLimits = RateLimiting.RouteRateLimitsFactory.Create(r, rateLimits) });
             }
 
-            return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source);
+            return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source)
+            {
+                RateLimits = rateLimits,
+            };
         }
     }
 
