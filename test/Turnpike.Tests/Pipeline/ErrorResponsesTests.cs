@@ -15,6 +15,7 @@ public sealed class ErrorResponsesTests
     [InlineData("ConnectTimeout", 504, "connect_timeout")]
     [InlineData("UpstreamTimeout", 504, "upstream_timeout")]
     [InlineData("UpstreamReset", 502, "upstream_reset")]
+    [InlineData("RateLimited", 429, "rate_limited")]
     public async Task WritesStatusReasonAndJsonBody(string name, int status, string reason)
     {
         var code = Enum.Parse<GatewayErrorCode>(name);
