@@ -9,7 +9,7 @@ using Turnpike.Model;
 namespace Turnpike.Admin;
 
 /// <summary>
-/// The admin listener: <c>/healthz</c>, <c>/readyz</c>, <c>GET /admin/config</c>, <c>GET /admin/clusters</c> and
+/// The admin listener: <c>/healthz</c>, <c>/readyz</c>, <c>GET /admin/config</c>, <c>GET /admin/clusters</c>, <c>GET /admin/ratelimits</c> and
 /// <c>POST /admin/reload</c>.
 /// Plain path dispatch, no routing framework: nothing here runs on the proxy's request path.
 /// </summary>
@@ -51,17 +51,21 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
             case "/admin/config" when HttpMethods.IsGet(method):
                 var config = state.Current.Config;
                 config = config with { Admin = config.Admin with { Token = config.Admin.Token is null ? null : Redacted } };
+                config = config.Redis is { } redis ? config with { Redis = redis with { Configuration = RedactRedis(redis.Configuration) } } : config;
                 await WriteJson(context, 200, config, AdminJsonContext.Default.GatewayConfig).ConfigureAwait(false);
                 return;
             case "/admin/clusters" when HttpMethods.IsGet(method):
                 await WriteJson(context, 200, DescribeClusters(state.Current), AdminJsonContext.Default.ClustersResponse).ConfigureAwait(false);
+                return;
+            case "/admin/ratelimits" when HttpMethods.IsGet(method):
+                await WriteJson(context, 200, RateLimitsResponse.Describe(state.Current), AdminJsonContext.Default.RateLimitsResponse).ConfigureAwait(false);
                 return;
             case "/admin/reload" when HttpMethods.IsPost(method):
                 var errors = await state.ReloadAsync(context.RequestAborted).ConfigureAwait(false);
                 var response = new ReloadResponse(errors.Count == 0, state.Current.Generation, errors);
                 await WriteJson(context, errors.Count == 0 ? 200 : 422, response, AdminJsonContext.Default.ReloadResponse).ConfigureAwait(false);
                 return;
-            case "/admin/config" or "/admin/clusters" or "/admin/reload":
+            case "/admin/config" or "/admin/clusters" or "/admin/ratelimits" or "/admin/reload":
                 context.Response.Headers.Allow = path == "/admin/reload" ? "POST" : "GET";
                 await WriteText(context, 405, "method not allowed\n").ConfigureAwait(false);
                 return;
@@ -103,6 +107,10 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
 
         return new ClustersResponse(snapshot.Generation, clusters);
     }
+
+    /// <summary>Hides a password in a Redis configuration string ("host:6379,password=…").</summary>
+    internal static string RedactRedis(string configuration) =>
+        string.Join(",", configuration.Split(',').Select(part => part.TrimStart().StartsWith("password=", StringComparison.OrdinalIgnoreCase) ? "password=" + Redacted : part));
 
     private bool IsAuthorized(HttpRequest request)
     {

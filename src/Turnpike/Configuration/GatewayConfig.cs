@@ -10,6 +10,10 @@ public sealed record GatewayConfig
     public DemoUpstreamConfig? Demo { get; init; }
     public IReadOnlyList<RouteConfig> Routes { get; init; } = [];
     public IReadOnlyList<ClusterConfig> Clusters { get; init; } = [];
+    /// <summary>Named rate-limit policies (<c>rateLimits</c>), referenced by routes' <c>rateLimit</c>.</summary>
+    public IReadOnlyList<RateLimitPolicyConfig> RateLimits { get; init; } = [];
+    /// <summary>The Redis server of global rate-limit policies; null when not configured.</summary>
+    public RedisConfig? Redis { get; init; }
 }
 
 public sealed record ServerConfig
@@ -104,6 +108,8 @@ public sealed record RouteConfig
     public RouteRetryConfig? Retry { get; init; }
     /// <summary>Response-body bandwidth shaping; null when the route has no <c>bandwidth</c> block.</summary>
     public BandwidthConfig? Bandwidth { get; init; }
+    /// <summary>Names of the <c>rateLimits</c> policies this route applies, in order (its <c>rateLimit</c>).</summary>
+    public IReadOnlyList<string> RateLimits { get; init; } = [];
     /// <summary>Where the route was declared, for error messages.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }

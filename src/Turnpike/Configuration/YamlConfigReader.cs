@@ -11,7 +11,7 @@ namespace Turnpike.Configuration;
 /// </summary>
 public static partial class YamlConfigReader
 {
-    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters"];
+    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis"];
     private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits"];
     private static readonly string[] LimitKeys =
     [
@@ -24,7 +24,7 @@ public static partial class YamlConfigReader
     private static readonly string[] LoggingKeys = ["level", "accessLog"];
     private static readonly string[] AccessLogKeys = ["enabled", "path", "sampleRate"];
     private static readonly string[] DemoKeys = ["address", "port"];
-    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry", "bandwidth"];
+    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry", "bandwidth", "rateLimit"];
     private static readonly string[] RetryKeys = ["attempts", "on", "perTryTimeout", "backoff", "maxRetryAfter", "maxReplayBodySize", "nonIdempotent"];
     private static readonly string[] RetryOnKeywords = ["timeout", "reset"];
     private static readonly string[] BackoffKeys = ["base", "max"];
@@ -111,6 +111,7 @@ public static partial class YamlConfigReader
             Clusters = clusters,
             Routes = ReadRoutes(top, clusterIds),
         };
+        config = ReadRateLimiting(top, config);
 
         CheckPorts(top, config);
         return new ConfigLoadResult(config, sink.Errors);
@@ -546,6 +547,7 @@ public static partial class YamlConfigReader
                 Timeout = timeout,
                 Retry = retry,
                 Bandwidth = bandwidth,
+                RateLimits = s.StringList("rateLimit"),
                 Location = top.Sink.LocationOf(keyNode),
             });
         }

@@ -14,4 +14,5 @@ internal enum GatewayErrorCode
     UpstreamError,
     ClientBodyError,
     ConcurrencyLimited,
+    RateLimited,
 }

@@ -21,6 +21,9 @@ internal sealed class GatewaySnapshot(long generation, GatewayConfig config, Rou
     /// <summary>The file the config came from, or "&lt;embedded default&gt;".</summary>
     public string Source { get; } = source;
 
+    /// <summary>Rate-limit policies and the Redis connection of global ones.</summary>
+    public RateLimiting.RateLimitSet RateLimits { get; init; } = RateLimiting.RateLimitSet.Empty;
+
     /// <summary>Starts the clusters' active health checks; called once the snapshot is the current one.</summary>
     public void Start()
     {
@@ -36,6 +39,7 @@ internal sealed class GatewaySnapshot(long generation, GatewayConfig config, Rou
     /// <summary>As <see cref="Dispose"/>, but leaves alone the cluster health that <paramref name="successor"/> carried over.</summary>
     public void DisposeExcept(GatewaySnapshot? successor)
     {
+        RateLimits.DisposeExcept(successor?.RateLimits);
         foreach (var cluster in Clusters.Values)
         {
             if (successor is not null && successor.Clusters.TryGetValue(cluster.Id, out var next) && ReferenceEquals(next.Health, cluster.Health))

@@ -28,6 +28,7 @@ internal sealed class RuntimeModelBuilder(
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly UpstreamClientFactory _clients = clientFactory ?? UpstreamClientFactory.Default;
     private readonly ILogger _healthLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.Health");
+    private readonly ILogger _rateLimitLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.RateLimiting");
     // Whether a cluster has host-name destinations is part of the key: it decides the DNS cache and connection lifetime.
     private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http, bool ResolvesNames), HttpMessageInvoker> _invokers = [];
     private readonly Lock _lock = new();
@@ -110,6 +111,7 @@ internal sealed class RuntimeModelBuilder(
                 _invokers.Remove(stale);
             }
 
+            var rateLimits = RateLimiting.RateLimitSet.Build(config, previous?.RateLimits, _time, _rateLimitLogger);
             var routes = new List<RouteModel>(config.Routes.Count);
             foreach (var r in config.Routes)
             {
@@ -130,10 +132,14 @@ internal sealed class RuntimeModelBuilder(
                 routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry)
                 {
                     Bandwidth = r.Bandwidth is { } bandwidth ? new Bandwidth.BandwidthPolicy(bandwidth, _time) : null,
+                    RateLimits = RateLimiting.RouteRateLimitsFactory.Create(r, rateLimits),
                 });
             }
 
-            return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source);
+            return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source)
+            {
+                RateLimits = rateLimits,
+            };
         }
     }
 

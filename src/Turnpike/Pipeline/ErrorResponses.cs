@@ -19,12 +19,17 @@ internal static class ErrorResponses
 
     public static string ReasonOf(GatewayErrorCode code) => Responses[(int)code].Reason;
 
-    public static Task WriteAsync(HttpContext context, GatewayErrorCode code)
+    public static Task WriteAsync(HttpContext context, GatewayErrorCode code) =>
+        TryBegin(context, code) ? WriteBodyAsync(context, code) : Task.CompletedTask;
+
+    /// <summary>Clears the response and sets the status, reason and content headers; false when the response has already
+    /// started. More headers may be added before <see cref="WriteBodyAsync"/>.</summary>
+    public static bool TryBegin(HttpContext context, GatewayErrorCode code)
     {
         var response = context.Response;
         if (response.HasStarted)
         {
-            return Task.CompletedTask;
+            return false;
         }
 
         var e = Responses[(int)code];
@@ -33,13 +38,11 @@ internal static class ErrorResponses
         response.Headers[ReasonHeader] = e.Reason;
         response.ContentType = "application/json";
         response.ContentLength = e.Body.Length;
-        if (HttpMethods.IsHead(context.Request.Method))
-        {
-            return Task.CompletedTask;
-        }
-
-        return response.Body.WriteAsync(e.Body).AsTask();
+        return true;
     }
+
+    public static Task WriteBodyAsync(HttpContext context, GatewayErrorCode code) =>
+        HttpMethods.IsHead(context.Request.Method) ? Task.CompletedTask : context.Response.Body.WriteAsync(Responses[(int)code].Body).AsTask();
 
     private static ErrorResponse[] Build()
     {
@@ -59,6 +62,7 @@ internal static class ErrorResponses
                 GatewayErrorCode.UpstreamError => (502, "upstream_error", "The upstream's answer could not be read."),
                 GatewayErrorCode.ClientBodyError => (400, "client_body_error", "The request body could not be read from the client."),
                 GatewayErrorCode.ConcurrencyLimited => (503, "concurrency_limited", "The cluster is at its adaptive concurrency limit; retry later."),
+                GatewayErrorCode.RateLimited => (429, "rate_limited", "Too many requests: a rate limit of this route was reached."),
                 _ => (500, "internal", "Internal gateway error."),
             };
             var body = Encoding.UTF8.GetBytes($"{{\"status\":{status},\"error\":\"{reason}\",\"message\":\"{message}\"}}");

@@ -33,7 +33,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             return Reject(context, route, GatewayErrorCode.InvalidHeader);
         }
 
-        return ForwardAsync(context, route);
+        return route.RateLimits is { } limits ? LimitThenForward(context, route, limits) : ForwardAsync(context, route);
     }
 
     private Task Reject(HttpContext context, RouteModel? route, GatewayErrorCode code) =>

@@ -16,6 +16,7 @@ public sealed class ErrorResponsesTests
     [InlineData("UpstreamTimeout", 504, "upstream_timeout")]
     [InlineData("UpstreamReset", 502, "upstream_reset")]
     [InlineData("ConcurrencyLimited", 503, "concurrency_limited")]
+    [InlineData("RateLimited", 429, "rate_limited")]
     public async Task WritesStatusReasonAndJsonBody(string name, int status, string reason)
     {
         var code = Enum.Parse<GatewayErrorCode>(name);
