@@ -12,6 +12,7 @@ namespace Turnpike.Admin;
 [JsonSerializable(typeof(GatewayConfig))]
 [JsonSerializable(typeof(ReloadResponse))]
 [JsonSerializable(typeof(ClustersResponse))]
+[JsonSerializable(typeof(ConnectionsResponse))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;
 
 internal sealed record ReloadResponse(bool Ok, long Generation, IReadOnlyList<ConfigError> Errors);
