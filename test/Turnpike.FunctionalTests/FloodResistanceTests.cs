@@ -107,8 +107,10 @@ public sealed class FloodResistanceTests(ITestOutputHelper output) : IAsyncLifet
         // cleaned up, each new stream is refused with ENHANCE_YOUR_CALM; after 100 of those in 5 s (or once the
         // connection's output queue of 4 × 2 × max streams fills up with such refusals) the connection is aborted
         // with GOAWAY ENHANCE_YOUR_CALM (11) or INTERNAL_ERROR (2). Measured here: GOAWAY 2 after ~300 streams.
-        Assert.True(result.GoAwayError is 11 or 2, result.ToString());
-        Assert.True(result.Closed);
+        // The abort resets the socket (the server never read all we sent), and a reset can overtake the GOAWAY,
+        // so the GOAWAY is checked when it arrives; the close itself always is (this client never closes).
+        Assert.True(result.Closed, result.ToString());
+        Assert.True(result.GoAwayError is null or 11 or 2, result.ToString());
         // The kernel takes the whole burst before the server reacts, so "sent" says little; what matters is that
         // the connection ended and only a few hundred of the streams were ever started.
         output.WriteLine($"requests that reached the backend: {_backend.Requests}");
@@ -136,7 +138,7 @@ public sealed class FloodResistanceTests(ITestOutputHelper output) : IAsyncLifet
     private sealed record ServerReaction(int? GoAwayError, bool Closed, int RstStreams, int Headers)
     {
         public override string ToString() =>
-            $"GOAWAY error {GoAwayError?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, closed {Closed}, {RstStreams} RST_STREAM and {Headers} HEADERS frames";
+            $"GOAWAY error {GoAwayError?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none (reset first)"}, closed {Closed}, {RstStreams} RST_STREAM ENHANCE_YOUR_CALM and {Headers} HEADERS frames received";
     }
 
     /// <summary>Reads server frames until the connection ends (or 20 s): the GOAWAY error code, if any, and frame counts.</summary>
@@ -169,7 +171,7 @@ public sealed class FloodResistanceTests(ITestOutputHelper output) : IAsyncLifet
                     switch (buffer[3])
                     {
                         case 0x1: headers++; break;
-                        case 0x3: rst++; break;
+                        case 0x3 when length >= 4 && buffer[12] == 11: rst++; break; // RST_STREAM ENHANCE_YOUR_CALM
                         case 0x7 when length >= 8:
                             goAway = (buffer[13] << 24) | (buffer[14] << 16) | (buffer[15] << 8) | buffer[16];
                             break;
