@@ -24,7 +24,7 @@ port=$base admin=$((base + 1)) demo=$((base + 2))
 write_config() {
   cat > "$work/turnpike.yaml" <<YAML
 listeners:
-  main: { address: 127.0.0.1, port: $port, protocols: http1 }
+  main: { address: 127.0.0.1, port: $port, protocols: http1, connectionLimits: { perIp: 50, newPerIpPerSecond: 100 } }
 admin: { address: 127.0.0.1, port: $admin }
 demo: { address: 127.0.0.1, port: $demo }
 routes:
@@ -60,6 +60,7 @@ echo "== proxy"
 wait_for "http://127.0.0.1:$port/api/hello" "turnpike-demo-upstream" 20
 wait_for "http://127.0.0.1:$port/api/hello" "x-generation: one" 5
 wait_for "http://127.0.0.1:$admin/readyz" "ready" 5
+wait_for "http://127.0.0.1:$admin/admin/connections" '"perIpLimit": 0' 5
 
 echo "== reload (file watch)"
 write_config two

@@ -13,6 +13,7 @@ namespace Turnpike.Admin;
 [JsonSerializable(typeof(ReloadResponse))]
 [JsonSerializable(typeof(ClustersResponse))]
 [JsonSerializable(typeof(RateLimitsResponse))]
+[JsonSerializable(typeof(ConnectionsResponse))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;
 
 internal sealed record ReloadResponse(bool Ok, long Generation, IReadOnlyList<ConfigError> Errors);

@@ -23,6 +23,8 @@ public sealed record ServerConfig
     /// <summary>Run request continuations inline on the socket thread (Kestrel UnsafePreferInlineScheduling + inline socket completions).</summary>
     public bool InlineScheduling { get; init; } = true;
     public LimitsConfig Limits { get; init; } = new();
+    /// <summary>Default connection limits for every listener (<c>server.connectionLimits</c>); null when absent.</summary>
+    public ConnectionLimitsConfig? ConnectionLimits { get; init; }
 }
 
 public sealed record LimitsConfig
@@ -53,6 +55,8 @@ public sealed record ListenerConfig
     /// <summary>Defaults to http1 without TLS and http1AndHttp2 (ALPN) with TLS.</summary>
     public ListenerProtocols Protocols { get; init; } = ListenerProtocols.Http1;
     public TlsConfig? Tls { get; init; }
+    /// <summary>Limits in force on this listener: its own <c>connectionLimits</c> over the server default; null: none.</summary>
+    public ConnectionLimitsConfig? ConnectionLimits { get; init; }
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }
 }

@@ -12,13 +12,13 @@ namespace Turnpike.Configuration;
 public static partial class YamlConfigReader
 {
     private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis"];
-    private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits"];
+    private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits", "connectionLimits"];
     private static readonly string[] LimitKeys =
     [
         "requestHeadersTimeout", "keepAliveTimeout", "maxRequestHeadersTotalSize", "maxRequestHeaderCount",
         "maxRequestLineSize", "maxRequestBodySize", "http2MaxStreamsPerConnection", "maxConcurrentConnections",
     ];
-    private static readonly string[] ListenerKeys = ["address", "port", "protocols", "tls"];
+    private static readonly string[] ListenerKeys = ["address", "port", "protocols", "tls", "connectionLimits"];
     private static readonly string[] TlsKeys = ["certificate", "key"];
     private static readonly string[] AdminKeys = ["enabled", "address", "port", "token"];
     private static readonly string[] LoggingKeys = ["level", "accessLog"];
@@ -101,10 +101,11 @@ public static partial class YamlConfigReader
         var top = new YamlSection(sink, rootMap, string.Empty, TopKeys);
         var clusters = ReadClusters(top);
         var clusterIds = new HashSet<string>(clusters.Select(c => c.Id), StringComparer.Ordinal);
+        var server = ReadServer(top.Child("server", ServerKeys));
         var config = new GatewayConfig
         {
-            Server = ReadServer(top.Child("server", ServerKeys)),
-            Listeners = ReadListeners(top),
+            Server = server,
+            Listeners = ReadListeners(top, server.ConnectionLimits),
             Admin = ReadAdmin(top.Child("admin", AdminKeys)),
             Logging = ReadLogging(top.Child("logging", LoggingKeys)),
             Demo = ReadDemo(top.Child("demo", DemoKeys)),
@@ -147,10 +148,11 @@ public static partial class YamlConfigReader
             DrainTimeout = s.Duration("drainTimeout", d.DrainTimeout, allowZero: true),
             InlineScheduling = s.Bool("inlineScheduling", d.InlineScheduling),
             Limits = l,
+            ConnectionLimits = ReadConnectionLimits(s.Child("connectionLimits", ConnectionLimitKeys), null),
         };
     }
 
-    private static IReadOnlyList<ListenerConfig> ReadListeners(YamlSection top)
+    private static IReadOnlyList<ListenerConfig> ReadListeners(YamlSection top, ConnectionLimitsConfig? defaultConnectionLimits)
     {
         var list = new List<ListenerConfig>();
         foreach (var (name, keyNode, map, path) in top.MappingEntries("listeners", "address, port, protocols and tls"))
@@ -187,6 +189,7 @@ public static partial class YamlConfigReader
                 Port = s.Int("port", 0, 0, 65535),
                 Protocols = protocols,
                 Tls = tls,
+                ConnectionLimits = ReadConnectionLimits(s.Child("connectionLimits", ConnectionLimitKeys), defaultConnectionLimits),
                 Location = s.Location,
             });
         }

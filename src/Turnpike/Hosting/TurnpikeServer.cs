@@ -10,6 +10,7 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Turnpike.Admin;
 using Turnpike.Configuration;
+using Turnpike.ConnectionLimits;
 using Turnpike.Connections;
 using Turnpike.Demo;
 using Turnpike.Forwarding;
@@ -54,6 +55,9 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
 
     public Uri? DemoUrl { get; private set; }
 
+    /// <summary>Connection limits and their counters (<c>GET /admin/connections</c>), once started.</summary>
+    internal ConnectionLimiter? ConnectionLimiter { get; private set; }
+
     public bool IsReady => _ready;
 
     /// <summary>The configuration in force.</summary>
@@ -92,6 +96,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         builder.Logging.SetMinimumLevel(config.Logging.Level);
         builder.Services.AddSingleton(sp => new AccessLog(config.Logging.AccessLog, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AccessLog>>()));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
+        builder.Services.AddSingleton(sp => new ConnectionLimiter(config, sp.GetRequiredService<TimeProvider>()));
         ConfigureGatewayKestrel(builder.WebHost, config);
 
         var gateway = builder.Build();
@@ -99,6 +104,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         _logger = gateway.Services.GetRequiredService<ILoggerFactory>().CreateLogger("Turnpike");
         _state = gateway.Services.GetRequiredService<GatewayState>();
         _accessLog = gateway.Services.GetRequiredService<AccessLog>();
+        ConnectionLimiter = gateway.Services.GetRequiredService<ConnectionLimiter>();
         var errors = _state.Initialize(config);
         if (errors.Count > 0)
         {
@@ -254,13 +260,22 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             o.Limits.MaxRequestLineSize = limits.MaxRequestLineSize;
             o.Limits.MaxRequestBufferSize = Math.Max(1024 * 1024, limits.MaxRequestLineSize + limits.MaxRequestHeadersTotalSize);
             o.Limits.MaxRequestBodySize = limits.MaxRequestBodySize == 0 ? null : limits.MaxRequestBodySize;
-            o.Limits.MaxConcurrentConnections = limits.MaxConcurrentConnections;
+            // limits.MaxConcurrentConnections is enforced (and counted) by ConnectionLimitMiddleware, not Kestrel.
+            var connectionLimiter = o.ApplicationServices.GetRequiredService<ConnectionLimiter>();
             o.Limits.Http2.MaxStreamsPerConnection = limits.Http2MaxStreamsPerConnection;
             o.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(o.Limits.Http2.MaxRequestHeaderFieldSize, limits.MaxRequestHeadersTotalSize);
             foreach (var listener in config.Listeners)
             {
                 o.Listen(ParseAddress(listener.Address), listener.Port, l =>
                 {
+                    if (connectionLimiter.Enforces(listener.Name))
+                    {
+                        // First in the chain: an over-limit connection is closed before TLS or HTTP read a byte.
+                        var listenerLimiter = connectionLimiter.ForListener(listener.Name);
+                        var logger = o.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Turnpike.ConnectionLimits");
+                        l.Use(next => new ConnectionLimitMiddleware(next, listenerLimiter, logger).OnConnectionAsync);
+                    }
+
                     l.Protocols = listener.Protocols switch
                     {
                         ListenerProtocols.Http1 => HttpProtocols.Http1,
