@@ -9,6 +9,7 @@ namespace Turnpike.FunctionalTests;
 /// child processes would take far longer to start on a small machine; each has its own Kestrel listeners, model and
 /// Redis connection, so they share nothing but Redis).
 /// </summary>
+[Collection(TimingSensitive.Name)]
 public sealed class GlobalRateLimitTests(ITestOutputHelper output)
 {
     private static string Config(string backend, int redisPort) => $$"""

@@ -8,6 +8,7 @@ using Turnpike.FunctionalTests.Infrastructure;
 namespace Turnpike.FunctionalTests;
 
 /// <summary>Active probes, outlier ejection, circuit breakers and priority failover against real faulty backends.</summary>
+[Collection(TimingSensitive.Name)]
 public sealed class HealthTests(ITestOutputHelper output)
 {
     private static string Cluster(string destinations, string health) => Configs.CatchAll(destinations, cluster: health);

@@ -7,6 +7,7 @@ using Xunit.Abstractions;
 namespace Turnpike.FunctionalTests;
 
 /// <summary>Local rate limiting through the real gateway and a real backend: rates, 429 headers, client IPs, bounded partitions.</summary>
+[Collection(TimingSensitive.Name)]
 public sealed class RateLimitTests(ITestOutputHelper output)
 {
     internal static async Task<JsonObject> PolicyStatus(GatewayHost gw, string name)

@@ -10,6 +10,7 @@ using Xunit.Abstractions;
 namespace Turnpike.FunctionalTests;
 
 /// <summary>Route bandwidth shaping and cluster adaptive concurrency against real backends, with what they measured.</summary>
+[Collection(TimingSensitive.Name)]
 public sealed class ShapingTests(ITestOutputHelper output)
 {
     private const int MiB = 1024 * 1024;
