@@ -18,12 +18,9 @@ namespace Turnpike.CircuitBreaking;
 /// </remarks>
 internal sealed class CircuitBreaker : IDisposable
 {
-    private const int FailureCounter = 0;
-    private const int TotalCounter = 1;
-
     private readonly CircuitBreakerConfig _options;
     private readonly TimeProvider _time;
-    private readonly SlidingWindowCounter? _window;
+    private readonly FailureRatioWindow? _window;
     private readonly Action<CircuitBreaker, CircuitState, CircuitState> _onTransition;
     private int _state;
     private int _consecutiveFailures;
@@ -38,9 +35,9 @@ internal sealed class CircuitBreaker : IDisposable
         _options = options;
         _time = time;
         _onTransition = onTransition;
-        if (options.FailureRatio is not null)
+        if (options.FailureRatio is { } ratio)
         {
-            _window = new SlidingWindowCounter(time, options.SamplingDuration, counters: 2);
+            _window = new FailureRatioWindow(time, options.SamplingDuration, ratio, options.MinimumThroughput);
         }
     }
 
@@ -104,7 +101,7 @@ internal sealed class CircuitBreaker : IDisposable
                 Interlocked.Exchange(ref _consecutiveFailures, 0);
             }
 
-            _window?.Add(TotalCounter);
+            _window?.AddAttempt();
             return;
         }
 
@@ -117,10 +114,8 @@ internal sealed class CircuitBreaker : IDisposable
 
         if (_window is not null)
         {
-            _window.Add(TotalCounter);
-            _window.Add(FailureCounter);
-            var total = _window.Sum(TotalCounter);
-            if (total >= _options.MinimumThroughput && _window.Sum(FailureCounter) >= _options.FailureRatio!.Value * total)
+            _window.AddAttempt();
+            if (_window.AddFailureAndCheck())
             {
                 Transition(CircuitState.Closed, CircuitState.Open);
             }

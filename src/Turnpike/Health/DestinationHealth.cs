@@ -12,12 +12,9 @@ namespace Turnpike.Health;
 /// </summary>
 internal sealed class DestinationHealth
 {
-    private const int FailureCounter = 0;
-    private const int TotalCounter = 1;
-
     private readonly ClusterHealth _cluster;
     private readonly PassiveHealthCheckConfig? _passive;
-    private readonly SlidingWindowCounter? _failureWindow;
+    private readonly FailureRatioWindow? _failureWindow;
     private int _consecutiveFailures;
     private int _activeHealthy = 1;
     private int _probeStreak; // > 0: passing probes in a row, < 0: failing probes in a row
@@ -31,7 +28,7 @@ internal sealed class DestinationHealth
         _passive = cluster.Config.HealthCheck.Passive;
         if (_passive?.FailureRate is { } rate)
         {
-            _failureWindow = new SlidingWindowCounter(cluster.Time, rate.Window, counters: 2);
+            _failureWindow = new FailureRatioWindow(cluster.Time, rate.Window, rate.Threshold, rate.MinRequests);
         }
     }
 
@@ -68,7 +65,7 @@ internal sealed class DestinationHealth
             return;
         }
 
-        _failureWindow?.Add(TotalCounter);
+        _failureWindow?.AddAttempt();
         if (!failed)
         {
             if (Volatile.Read(ref _consecutiveFailures) != 0)
@@ -86,15 +83,9 @@ internal sealed class DestinationHealth
             return;
         }
 
-        if (_failureWindow is not null && _passive.FailureRate is { } rate)
+        if (_failureWindow is not null && _failureWindow.AddFailureAndCheck() && !Ejected)
         {
-            _failureWindow.Add(FailureCounter);
-            var total = _failureWindow.Sum(TotalCounter);
-            var failures = _failureWindow.Sum(FailureCounter);
-            if (total >= rate.MinRequests && failures >= rate.Threshold * total && !Ejected)
-            {
-                _cluster.Eject(this, $"{failures} of {total} attempts failed in {rate.Window.TotalSeconds:0.#}s");
-            }
+            _cluster.Eject(this, $"{_failureWindow.Failures} of {_failureWindow.Attempts} attempts failed in {_failureWindow.Window.TotalSeconds:0.#}s");
         }
     }
 
