@@ -29,7 +29,7 @@ public sealed class GlobalRateLimitTests(ITestOutputHelper output)
             destinations: { d: {{backend}} }
         """;
 
-    [Fact]
+    [SkippableFact]
     public async Task ThreeGatewaysShareOneLimitFailOpenWhenRedisDiesAndEnforceItAgainWhenItReturns()
     {
         var total = Stopwatch.StartNew();

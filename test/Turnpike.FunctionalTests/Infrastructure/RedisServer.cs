@@ -6,8 +6,8 @@ namespace Turnpike.FunctionalTests.Infrastructure;
 
 /// <summary>
 /// A real redis-server of the test's own on 127.0.0.1 and a free port, without persistence, stopped by its PID. It
-/// must be installed (<c>apt-get install -y redis-server</c>; <c>.ci/run</c> does it): tests that need it fail
-/// rather than skip.
+/// must be installed (<c>apt-get install -y redis-server</c>; <c>.ci/run</c> does it): tests that need it fail under
+/// CI and are skipped on a machine without it (<see cref="ExternalTool"/>); they must be <c>[SkippableFact]</c>.
 /// </summary>
 public sealed class RedisServer : IAsyncDisposable
 {
@@ -99,19 +99,7 @@ public sealed class RedisServer : IAsyncDisposable
         }
     }
 
-    private static string FindExecutable()
-    {
-        foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? string.Empty).Split(':').Append("/usr/bin").Append("/usr/sbin"))
-        {
-            var path = Path.Combine(dir, "redis-server");
-            if (File.Exists(path))
-            {
-                return path;
-            }
-        }
-
-        throw new InvalidOperationException("redis-server is not installed: apt-get install -y redis-server (.ci/run installs it)");
-    }
+    private static string FindExecutable() => ExternalTool.Require("redis-server", "redis-server");
 
     public async ValueTask DisposeAsync() => await KillAsync();
 }
