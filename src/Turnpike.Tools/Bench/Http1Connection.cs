@@ -200,7 +200,7 @@ internal sealed class Http1Connection : ITimedSlot
     private void Record(int status, long intended, long sent, long received)
     {
         var end = Stopwatch.GetTimestamp();
-        _shard.RecordAnswer(status, Math.Min(intended, sent), sent, end);
+        _shard.RecordAnswer(status, _control.IsOpenModel ? Math.Min(intended, sent) : sent, sent, end);
         _shard.AddBytes(received);
     }
 

@@ -152,7 +152,7 @@ internal sealed class Http2Stream
                 }
             }
 
-            _shard.RecordAnswer((int)response.StatusCode, Math.Min(intended, sent), sent, Stopwatch.GetTimestamp());
+            _shard.RecordAnswer((int)response.StatusCode, _control.IsOpenModel ? Math.Min(intended, sent) : sent, sent, Stopwatch.GetTimestamp());
             _shard.AddBytes(received);
             return null;
         }

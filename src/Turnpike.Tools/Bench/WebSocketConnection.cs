@@ -138,7 +138,7 @@ internal sealed class WebSocketConnection : ITimedSlot
                 return BenchErrorKind.Read; // not an echo of what was sent
             }
 
-            _shard.RecordAnswer(0, Math.Min(intended, sent), sent, Stopwatch.GetTimestamp());
+            _shard.RecordAnswer(0, _control.IsOpenModel ? Math.Min(intended, sent) : sent, sent, Stopwatch.GetTimestamp());
             _shard.AddBytes(received);
             return null;
         }
