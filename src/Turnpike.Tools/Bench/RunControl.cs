@@ -46,9 +46,11 @@ internal sealed class RunControl : IDisposable
     public long IntendedTime(int slot, long sequence) => Start + (long)(((sequence * _slots) + slot) * _ticksPerRequest);
 
     /// <summary>
-    /// Waits until the next intended send time of this loop (open model) and returns it; in the closed model returns
-    /// now. Latency is measured from the returned time, so a request the loop could not send on time because the
-    /// previous answer was late counts that lateness: the coordinated-omission correction.
+    /// Waits for the next intended send time of this loop (open model) and returns it; in the closed model returns
+    /// now. Latency is measured from the intended time when the request leaves late (the previous answer was late:
+    /// the coordinated-omission correction), and from the actual send when it leaves early. The timer has
+    /// millisecond resolution, so the loop wakes up to <see cref="EarlyWake"/> before its slot and sends then: timer
+    /// slack never inflates latency, and the rate is unchanged because the slots themselves stay fixed.
     /// </summary>
     public async ValueTask<long> WaitTurnAsync(int slot, long sequence)
     {
@@ -59,14 +61,17 @@ internal sealed class RunControl : IDisposable
         }
 
         var intended = IntendedTime(slot, sequence);
-        var wait = intended - now;
-        if (wait > 0)
+        var wait = Stopwatch.GetElapsedTime(now, intended) - EarlyWake;
+        if (wait >= TimeSpan.FromMilliseconds(1))
         {
-            await Task.Delay(TimeSpan.FromSeconds((double)wait / Stopwatch.Frequency), _stop.Token).ConfigureAwait(false);
+            await Task.Delay(wait, _stop.Token).ConfigureAwait(false);
         }
 
         return intended;
     }
+
+    /// <summary>How early a paced request may leave: about the resolution of .NET's timers.</summary>
+    public static readonly TimeSpan EarlyWake = TimeSpan.FromMilliseconds(1.5);
 
     public void Dispose() => _stop.Dispose();
 }
