@@ -71,9 +71,10 @@ internal sealed class Http1Connection : ITimedSlot
                 if (kind is { } error && !_control.IsStopping)
                 {
                     _shard.RecordError(error);
-                    if (error == BenchErrorKind.Connect && !_control.IsOpenModel)
+                    if (!_control.IsOpenModel)
                     {
-                        // A refused connect fails in microseconds: do not spin on it.
+                        // A refused connect or a rejected answer fails in microseconds: 10 ms before the next try, so a
+                        // broken target is not hammered with new connections (the open model keeps its schedule).
                         try
                         {
                             await Task.Delay(10, _control.Token).ConfigureAwait(false);

@@ -94,7 +94,7 @@ internal sealed class Http2Stream
                 if (error is { } kind && !_control.IsStopping)
                 {
                     _shard.RecordError(kind);
-                    if (kind == BenchErrorKind.Connect && !_control.IsOpenModel)
+                    if (!_control.IsOpenModel)
                     {
                         try
                         {

@@ -62,7 +62,7 @@ internal sealed class WebSocketConnection : ITimedSlot
                 if (error is { } kind && !_control.IsStopping)
                 {
                     _shard.RecordError(kind);
-                    if (kind == BenchErrorKind.Connect && !_control.IsOpenModel)
+                    if (!_control.IsOpenModel)
                     {
                         try
                         {
