@@ -307,6 +307,36 @@ public sealed class CorsTests
     }
 
     [Fact]
+    public async Task ReloadSwapsThePolicy()
+    {
+        await using var backend = await StartBackendAsync();
+        var (deadPort, hold) = Configs.RefusingPort();
+        using var _ = hold;
+        var config = Config(backend.Address, deadPort);
+        await using var gw = await GatewayHost.StartAsync(config);
+
+        async Task<string?> AllowOrigin(string origin)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, gw.Combine("/api/x"));
+            request.Headers.TryAddWithoutValidation("Origin", origin);
+            using var response = await gw.Client.SendAsync(request);
+            return Header(response, "Access-Control-Allow-Origin");
+        }
+
+        Assert.Equal(App, await AllowOrigin(App));
+        Assert.Null(await AllowOrigin("https://new.test"));
+
+        await gw.WriteConfigAsync(config.Replace($"origins: [\"{App}\", \"https://*.example.com\"]", "origins: [\"https://new.test\"]", StringComparison.Ordinal));
+        using (var reload = await gw.Client.PostAsync(new Uri(gw.AdminUrl, "/admin/reload"), null))
+        {
+            Assert.Equal(HttpStatusCode.OK, reload.StatusCode);
+        }
+
+        Assert.Equal("https://new.test", await AllowOrigin("https://new.test"));
+        Assert.Null(await AllowOrigin(App));
+    }
+
+    [Fact]
     public async Task PreflightsAreAccessLogged()
     {
         var logPath = Path.Combine(Path.GetTempPath(), $"turnpike-cors-access-{Guid.NewGuid():N}.log");
