@@ -242,6 +242,13 @@ public sealed class CorsTests
             Assert.Equal("true", Header(refused, "Access-Control-Allow-Credentials"));
         }
 
+        // Preflights are answered before the rate limit (limit 1 per hour): they take nothing from it.
+        for (var i = 0; i < 3; i++)
+        {
+            using var preflight = await f.PreflightAsync("/limited", App, "GET");
+            Assert.Equal(HttpStatusCode.NoContent, preflight.StatusCode);
+        }
+
         using (var first = await f.SendAsync(HttpMethod.Get, "/limited", App))
         {
             Assert.Equal(HttpStatusCode.OK, first.StatusCode);
