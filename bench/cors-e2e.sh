@@ -138,6 +138,7 @@ for kind in plain cors preflight; do run "$kind" "$third" > /dev/null; done
 
 TICK=$(getconf CLK_TCK)
 declare -A REQ=() CPU=()
+ROUND_LINES=()
 kinds=(plain cors preflight)
 for round in $(seq "$ROUNDS"); do
   order=("${kinds[@]:$(( (round - 1) % 3 ))}" "${kinds[@]:0:$(( (round - 1) % 3 ))}")
@@ -145,7 +146,9 @@ for round in $(seq "$ROUNDS"); do
     read -r requests ticks < <(run "$kind" "$DURATION")
     REQ[$kind]=$(( ${REQ[$kind]:-0} + requests ))
     CPU[$kind]=$(( ${CPU[$kind]:-0} + ticks ))
-    log "round $round $kind: $requests requests, $(awk -v t="$ticks" -v r="$requests" -v k="$TICK" 'BEGIN {printf "%.2f", t / k * 1e6 / r}') CPU-µs/request"
+    line="round $round $kind: $requests requests, $(awk -v t="$ticks" -v r="$requests" -v k="$TICK" 'BEGIN {printf "%.2f", t / k * 1e6 / r}') CPU-µs/request"
+    ROUND_LINES+=("$line")
+    log "$line"
   done
 done
 
@@ -165,6 +168,12 @@ mkdir -p "$RESULTS_DIR"
     awk -v kind="$kind" -v t="${CPU[$kind]}" -v r="${REQ[$kind]}" -v k="$TICK" -v s=$((ROUNDS * DURATION)) -v b="$base" \
       'BEGIN {us = t / k * 1e6 / r; printf "| %s | %d | %.0f | %.2f | %.3f |\n", kind, r, r / s, us, us / b}'
   done
+  echo
+  echo "Every run (the spread between rounds of one kind is the noise floor of this machine at the time):"
+  echo
+  echo '```'
+  printf '%s\n' "${ROUND_LINES[@]}"
+  echo '```'
 } > "$file"
 cat "$file"
 log "written $file"
