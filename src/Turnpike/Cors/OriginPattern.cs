@@ -87,6 +87,12 @@ internal readonly record struct OriginPattern(OriginPatternKind Kind, string Val
             return false;
         }
 
+        if (!System.Text.Ascii.IsValid(domain))
+        {
+            error = $"'{domain}' is not ASCII: write an internationalized name in punycode (xn--…), as browsers send it in Origin";
+            return false;
+        }
+
         if (!IsValidHost(domain))
         {
             error = $"'{domain}' is not a host name or IP address";

@@ -112,6 +112,7 @@ public sealed class OriginMatcherTests
     [InlineData("https://user@app.example.com", "no user name")]
     [InlineData("1http://x", "not a URI scheme")]
     [InlineData("null", "opaque origin")]
+    [InlineData("https://bücher.example", "punycode (xn--")]
     [InlineData("https://*.[::1]", "needs a domain name")]
     public void BadPatternsAreRejectedWithAReason(string pattern, string expected)
     {
