@@ -112,6 +112,7 @@ internal sealed class RuntimeModelBuilder(
             }
 
             var rateLimits = RateLimiting.RateLimitSet.Build(config, previous?.RateLimits, _time, _rateLimitLogger);
+            var corsPolicies = config.CorsPolicies.ToDictionary(p => p.Name, p => new Cors.CorsPolicy(p), StringComparer.Ordinal);
             var routes = new List<RouteModel>(config.Routes.Count);
             foreach (var r in config.Routes)
             {
@@ -129,8 +130,10 @@ internal sealed class RuntimeModelBuilder(
                     transformer = new Concurrency.HeadersTimingTransformer(transformer, _time);
                 }
 
-                routes.Add(new RouteModel(r, new RouteMatcher(r.Match), cluster, transformer, retry)
+                var cors = r.Cors is { } corsName ? corsPolicies.GetValueOrDefault(corsName) : null;
+                routes.Add(new RouteModel(r, new RouteMatcher(r.Match, corsPreflight: cors is not null), cluster, transformer, retry)
                 {
+                    Cors = cors,
                     Bandwidth = r.Bandwidth is { } bandwidth ? new Bandwidth.BandwidthPolicy(bandwidth, _time) : null,
                     RateLimits = RateLimiting.RouteRateLimitsFactory.Create(r, rateLimits),
                 });

@@ -33,6 +33,11 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             return Reject(context, route, GatewayErrorCode.InvalidHeader);
         }
 
+        if (route.Cors is { } cors && HandleCors(context, route, cors) is { } preflight)
+        {
+            return preflight;
+        }
+
         return route.RateLimits is { } limits ? LimitThenForward(context, route, limits) : ForwardAsync(context, route);
     }
 

@@ -15,8 +15,14 @@ internal sealed class RouteMatcher
     private readonly ValueRule[] _headers;
     private readonly ValueRule[] _query;
 
-    public RouteMatcher(RouteMatchConfig config)
+    private readonly bool _corsPreflight;
+
+    /// <param name="config">The route's <c>match</c>.</param>
+    /// <param name="corsPreflight">The route has a CORS policy: a preflight (OPTIONS) matches its <c>methods</c> by the
+    /// method it asks for in <c>Access-Control-Request-Method</c>, so the gateway can answer it.</param>
+    public RouteMatcher(RouteMatchConfig config, bool corsPreflight = false)
     {
+        _corsPreflight = corsPreflight;
         if (config.Path is not null)
         {
             PathTemplate.TryParse(config.Path, out _template, out _);
@@ -42,7 +48,7 @@ internal sealed class RouteMatcher
 
     public bool IsMatch(HttpRequest request)
     {
-        if (_methods.Length > 0 && !MatchMethod(request.Method))
+        if (_methods.Length > 0 && !MatchMethod(request.Method) && !(_corsPreflight && MatchPreflightMethod(request)))
         {
             return false;
         }
@@ -106,6 +112,10 @@ internal sealed class RouteMatcher
 
         return false;
     }
+
+    /// <summary>Only reached when the method did not match, on routes with a CORS policy.</summary>
+    private bool MatchPreflightMethod(HttpRequest request) =>
+        Cors.CorsPolicy.IsPreflight(request) && request.Headers.AccessControlRequestMethod is { Count: 1 } requested && MatchMethod(requested[0]!);
 
     internal static bool MatchPrefix(string path, string prefix) =>
         path.StartsWith(prefix, StringComparison.OrdinalIgnoreCase) && (path.Length == prefix.Length || path[prefix.Length] == '/');
