@@ -14,6 +14,8 @@ public sealed record GatewayConfig
     public IReadOnlyList<RateLimitPolicyConfig> RateLimits { get; init; } = [];
     /// <summary>The Redis server of global rate-limit policies; null when not configured.</summary>
     public RedisConfig? Redis { get; init; }
+    /// <summary>Named authentication schemes (<c>authSchemes</c>), referenced by routes' <c>auth.schemes</c>.</summary>
+    public IReadOnlyList<AuthSchemeConfig> AuthSchemes { get; init; } = [];
 }
 
 public sealed record ServerConfig
@@ -114,6 +116,8 @@ public sealed record RouteConfig
     public BandwidthConfig? Bandwidth { get; init; }
     /// <summary>Names of the <c>rateLimits</c> policies this route applies, in order (its <c>rateLimit</c>).</summary>
     public IReadOnlyList<string> RateLimits { get; init; } = [];
+    /// <summary>Authentication and authorization; null when the route has no <c>auth</c> block (anonymous).</summary>
+    public RouteAuthConfig? Auth { get; init; }
     /// <summary>Where the route was declared, for error messages.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }

@@ -27,6 +27,8 @@ internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, Clust
     public Bandwidth.BandwidthPolicy? Bandwidth { get; init; }
     /// <summary>The route's rate-limit policies; null when it has none (the request path then skips the check).</summary>
     public RateLimiting.RouteRateLimits? RateLimits { get; init; }
+    /// <summary>Authentication and authorization; null when the route has no <c>auth</c> block (one null check per request).</summary>
+    public Identity.RouteAuth? Auth { get; init; }
 
     /// <summary>Limit on the whole exchange (retries and backoff included): the route's <c>timeout</c>, else the
     /// cluster's <c>http.requestTimeout</c>; <see cref="TimeSpan.Zero"/> when off.</summary>

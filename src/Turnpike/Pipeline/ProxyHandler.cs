@@ -33,6 +33,11 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             return Reject(context, route, GatewayErrorCode.InvalidHeader);
         }
 
+        if (route.Auth is { } auth)
+        {
+            return AuthenticateThenForward(context, route, auth);
+        }
+
         return route.RateLimits is { } limits ? LimitThenForward(context, route, limits) : ForwardAsync(context, route);
     }
 
