@@ -27,7 +27,7 @@ internal sealed class RouteAuth
         _forwardHeaders = [.. config.ForwardClaims.Select(f => f.Header)];
         _forwardClaims = [.. config.ForwardClaims.Select(f => f.Claim)];
         _keepAuthorization = config.KeepAuthorization;
-        MissingChallenge = new StringValues([.. Schemes.Select(s => s.Challenge)]);
+        MissingChallenge = new StringValues([.. Schemes.Select(s => s.Challenge).Distinct(StringComparer.Ordinal)]);
         InvalidChallenges = [.. Schemes.Select(s => new StringValues(s is JwtAuthScheme jwt ? jwt.InvalidTokenChallenge : s.Challenge))];
         ForbiddenChallenges = [.. Schemes.Select(s => new StringValues(s is JwtAuthScheme jwt
             ? jwt.Challenge + ", error=\"insufficient_scope\"" : s.Challenge))];
@@ -40,7 +40,7 @@ internal sealed class RouteAuth
     /// <summary>Null when the route only requires authentication.</summary>
     public AuthorizationRules? Rules { get; }
 
-    /// <summary>Every scheme's challenge, for a request that brought no credentials.</summary>
+    /// <summary>Every scheme's challenge (each distinct one once), for a request that brought no credentials.</summary>
     public StringValues MissingChallenge { get; }
 
     /// <summary>Per scheme: the challenge for credentials that were present but not accepted.</summary>

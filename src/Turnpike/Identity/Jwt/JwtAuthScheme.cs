@@ -181,7 +181,7 @@ internal sealed class JwtAuthScheme : IAuthScheme, IDisposable
         SecurityTokenInvalidAudienceException => AuthReasons.BadAudience,
         SecurityTokenInvalidTypeException => AuthReasons.BadType,
         SecurityTokenInvalidAlgorithmException => AuthReasons.DisallowedAlgorithm,
-        SecurityTokenSignatureKeyNotFoundException => AuthReasons.UnknownKey,
+        // The key was found before the library ran, so "key not found" from it means no key verified the signature.
         SecurityTokenInvalidSignatureException => AuthReasons.BadSignature,
         SecurityTokenMalformedException => AuthReasons.Malformed,
         _ => AuthReasons.InvalidToken,
