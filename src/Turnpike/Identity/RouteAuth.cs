@@ -77,23 +77,20 @@ internal sealed class RouteAuth
     {
         string? first = null;
         List<string>? more = null;
-        foreach (var identity in principal.Identities)
+        foreach (var claim in GatewayPrincipal.ClaimsOf(principal))
         {
-            foreach (var claim in identity.Claims)
+            if (!string.Equals(claim.Type, type, StringComparison.Ordinal))
             {
-                if (!string.Equals(claim.Type, type, StringComparison.Ordinal))
-                {
-                    continue;
-                }
+                continue;
+            }
 
-                if (first is null)
-                {
-                    first = claim.Value;
-                }
-                else
-                {
-                    (more ??= []).Add(claim.Value);
-                }
+            if (first is null)
+            {
+                first = claim.Value;
+            }
+            else
+            {
+                (more ??= []).Add(claim.Value);
             }
         }
 

@@ -128,6 +128,18 @@ public sealed class JwksKeySourceTests
         Assert.InRange(issuer.Calls - 2, 1, 1 + (300 / 30));
     }
 
+    /// <summary>A refused (rate-limited) refresh briefly owns the in-flight slot; callers that join it must not hang.</summary>
+    [Fact]
+    public async Task ConcurrentRefusedRefreshesAllComplete()
+    {
+        var issuer = new FakeIssuer();
+        using var source = new JwksKeySource("s", Config, new FakeTimeProvider(), NullLogger.Instance, new HttpMessageInvoker(issuer));
+        await source.RefreshForUnknownKeyAsync();
+        var all = Enumerable.Range(0, 2000).Select(_ => Task.Run(async () => await source.RefreshForUnknownKeyAsync())).ToArray();
+        await Task.WhenAll(all).WaitAsync(TimeSpan.FromSeconds(30));
+        Assert.Equal(1, issuer.Calls);
+    }
+
     [Fact]
     public async Task IssuerDownKeepsTheLastGoodKeysAndRetriesAtMinRefreshInterval()
     {

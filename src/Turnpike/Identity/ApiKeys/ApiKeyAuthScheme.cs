@@ -37,7 +37,7 @@ internal sealed class ApiKeyAuthScheme : IAuthScheme
             if (!principals.TryGetValue(k.Consumer, out var principal))
             {
                 var identity = new ClaimsIdentity([new Claim("sub", k.Consumer), new Claim("consumer", k.Consumer), new Claim("auth_scheme", name)], "apiKey", "sub", "roles");
-                principal = principals[k.Consumer] = new ClaimsPrincipal(identity);
+                principal = principals[k.Consumer] = new GatewayPrincipal(identity);
             }
 
             keys.TryAdd(MemoryMarshal.Read<UInt128>(k.Sha256), new Entry(k.Sha256, principal));

@@ -62,27 +62,28 @@ internal sealed class AuthorizationRules
 
     public bool Allows(ClaimsPrincipal principal)
     {
-        if (_anyScopes.Length > 0 && !HasAny(principal, ScopeClaims, _anyScopes))
+        var claims = GatewayPrincipal.ClaimsOf(principal);
+        if (_anyScopes.Length > 0 && !HasAny(claims, ScopeClaims, _anyScopes))
         {
             return false;
         }
 
         foreach (var scope in _allScopes)
         {
-            if (!Has(principal, ScopeClaims, scope))
+            if (!Has(claims, ScopeClaims, scope))
             {
                 return false;
             }
         }
 
-        if (_anyRoles.Length > 0 && !HasAny(principal, RoleClaims, _anyRoles))
+        if (_anyRoles.Length > 0 && !HasAny(claims, RoleClaims, _anyRoles))
         {
             return false;
         }
 
         foreach (var role in _allRoles)
         {
-            if (!Has(principal, RoleClaims, role))
+            if (!Has(claims, RoleClaims, role))
             {
                 return false;
             }
@@ -90,7 +91,7 @@ internal sealed class AuthorizationRules
 
         foreach (var matcher in _claims)
         {
-            if (!AnyClaimMatches(principal, matcher))
+            if (!AnyClaimMatches(claims, matcher))
             {
                 return false;
             }
@@ -99,11 +100,11 @@ internal sealed class AuthorizationRules
         return true;
     }
 
-    private static bool HasAny(ClaimsPrincipal principal, string[] types, string[] values)
+    private static bool HasAny(Claim[] claims, string[] types, string[] values)
     {
         foreach (var value in values)
         {
-            if (Has(principal, types, value))
+            if (Has(claims, types, value))
             {
                 return true;
             }
@@ -113,16 +114,13 @@ internal sealed class AuthorizationRules
     }
 
     /// <summary>True when a claim of one of <paramref name="types"/> holds <paramref name="value"/> as one of its space-separated words.</summary>
-    private static bool Has(ClaimsPrincipal principal, string[] types, string value)
+    private static bool Has(Claim[] claims, string[] types, string value)
     {
-        foreach (var identity in principal.Identities)
+        foreach (var claim in claims)
         {
-            foreach (var claim in identity.Claims)
+            if (Array.IndexOf(types, claim.Type) >= 0 && ContainsWord(claim.Value, value))
             {
-                if (Array.IndexOf(types, claim.Type) >= 0 && ContainsWord(claim.Value, value))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 
@@ -152,16 +150,13 @@ internal sealed class AuthorizationRules
         return false;
     }
 
-    private static bool AnyClaimMatches(ClaimsPrincipal principal, ClaimMatcher matcher)
+    private static bool AnyClaimMatches(Claim[] claims, ClaimMatcher matcher)
     {
-        foreach (var identity in principal.Identities)
+        foreach (var claim in claims)
         {
-            foreach (var claim in identity.Claims)
+            if (string.Equals(claim.Type, matcher.Claim, StringComparison.Ordinal) && matcher.Matches(claim.Value))
             {
-                if (string.Equals(claim.Type, matcher.Claim, StringComparison.Ordinal) && matcher.Matches(claim.Value))
-                {
-                    return true;
-                }
+                return true;
             }
         }
 

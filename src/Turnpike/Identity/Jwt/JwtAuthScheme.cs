@@ -154,7 +154,7 @@ internal sealed class JwtAuthScheme : IAuthScheme, IDisposable
             }
         }
 
-        var principal = new ClaimsPrincipal(result.ClaimsIdentity);
+        var principal = new GatewayPrincipal(result.ClaimsIdentity);
         _cache?.Add(token, principal, jwt.ValidTo == DateTime.MinValue ? null : new DateTimeOffset(jwt.ValidTo, TimeSpan.Zero), keys, header.Kid);
         return AuthResult.Ok(principal);
     }

@@ -119,9 +119,11 @@ internal sealed partial class JwksKeySource : SigningKeySource
         var last = Interlocked.Read(ref _lastFetchStart);
         if (!periodic && last != long.MinValue && _time.GetElapsedTime(last, now) < _config.MinRefreshInterval)
         {
+            // Others may have picked up this task while we owned the slot: complete it before letting go.
             Interlocked.Increment(ref _rateLimited);
+            tcs.TrySetResult(Current);
             Volatile.Write(ref _inflight, null);
-            return Task.FromResult(Current);
+            return tcs.Task;
         }
 
         Interlocked.Exchange(ref _lastFetchStart, now);
