@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Smoke test of the Native AOT build: publish, start with a config, proxy a request, hot-reload (file and
+# Smoke test of the Native AOT build: publish, start with a config, proxy a request, an API-key route, hot-reload (file and
 # admin API), stop with SIGTERM and expect exit 0. Loopback only; every wait is bounded.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +27,13 @@ listeners:
   main: { address: 127.0.0.1, port: $port, protocols: http1, connectionLimits: { perIp: 50, newPerIpPerSecond: 100 } }
 admin: { address: 127.0.0.1, port: $admin }
 demo: { address: 127.0.0.1, port: $demo }
+authSchemes:
+  partners: { type: apiKey, header: x-api-key, keys: { acme: aot-smoke-key-0123456789 } }
 routes:
+  secure:
+    match: { pathPrefix: /secure }
+    cluster: demo
+    auth: { schemes: [partners], forwardClaims: { x-consumer: sub } }
   demo:
     match: { pathPrefix: /api }
     cluster: demo
@@ -61,6 +67,12 @@ wait_for "http://127.0.0.1:$port/api/hello" "turnpike-demo-upstream" 20
 wait_for "http://127.0.0.1:$port/api/hello" "x-generation: one" 5
 wait_for "http://127.0.0.1:$admin/readyz" "ready" 5
 wait_for "http://127.0.0.1:$admin/admin/connections" '"perIpLimit": 0' 5
+
+echo "== auth (API key)"
+wait_for "http://127.0.0.1:$port/secure/x" "x-turnpike-error: unauthorized" 5
+status=$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: aot-smoke-key-0123456789' "http://127.0.0.1:$port/secure/x")
+[ "$status" = 200 ] || { echo "FAIL: a valid API key answered $status"; exit 1; }
+wait_for "http://127.0.0.1:$admin/admin/auth" '"successes": 1' 5
 
 echo "== reload (file watch)"
 write_config two

@@ -10,7 +10,7 @@ namespace Turnpike.Admin;
 
 /// <summary>
 /// The admin listener: <c>/healthz</c>, <c>/readyz</c>, <c>GET /admin/config</c>, <c>GET /admin/clusters</c>,
-/// <c>GET /admin/ratelimits</c>, <c>GET /admin/connections</c> and <c>POST /admin/reload</c>.
+/// <c>GET /admin/ratelimits</c>, <c>GET /admin/connections</c>, <c>GET /admin/auth</c> and <c>POST /admin/reload</c>.
 /// Plain path dispatch, no routing framework: nothing here runs on the proxy's request path.
 /// </summary>
 internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, string? token)
@@ -60,6 +60,9 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
             case "/admin/ratelimits" when HttpMethods.IsGet(method):
                 await WriteJson(context, 200, RateLimitsResponse.Describe(state.Current), AdminJsonContext.Default.RateLimitsResponse).ConfigureAwait(false);
                 return;
+            case "/admin/auth" when HttpMethods.IsGet(method):
+                await WriteJson(context, 200, AuthResponse.Describe(state.Current), AdminJsonContext.Default.AuthResponse).ConfigureAwait(false);
+                return;
             case "/admin/connections" when HttpMethods.IsGet(method) && server.ConnectionLimiter is { } limiter:
                 await WriteJson(context, 200, ConnectionsResponse.From(limiter), AdminJsonContext.Default.ConnectionsResponse).ConfigureAwait(false);
                 return;
@@ -68,7 +71,7 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
                 var response = new ReloadResponse(errors.Count == 0, state.Current.Generation, errors);
                 await WriteJson(context, errors.Count == 0 ? 200 : 422, response, AdminJsonContext.Default.ReloadResponse).ConfigureAwait(false);
                 return;
-            case "/admin/config" or "/admin/clusters" or "/admin/ratelimits" or "/admin/reload" or "/admin/connections":
+            case "/admin/config" or "/admin/clusters" or "/admin/ratelimits" or "/admin/reload" or "/admin/connections" or "/admin/auth":
                 context.Response.Headers.Allow = path == "/admin/reload" ? "POST" : "GET";
                 await WriteText(context, 405, "method not allowed\n").ConfigureAwait(false);
                 return;

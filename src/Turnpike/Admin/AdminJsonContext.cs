@@ -14,6 +14,7 @@ namespace Turnpike.Admin;
 [JsonSerializable(typeof(ClustersResponse))]
 [JsonSerializable(typeof(RateLimitsResponse))]
 [JsonSerializable(typeof(ConnectionsResponse))]
+[JsonSerializable(typeof(AuthResponse))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;
 
 internal sealed record ReloadResponse(bool Ok, long Generation, IReadOnlyList<ConfigError> Errors);

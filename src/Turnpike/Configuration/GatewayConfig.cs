@@ -16,6 +16,8 @@ public sealed record GatewayConfig
     public RedisConfig? Redis { get; init; }
     /// <summary>Named CORS policies (<c>corsPolicies</c>), referenced by routes' <c>cors</c>.</summary>
     public IReadOnlyList<CorsPolicyConfig> CorsPolicies { get; init; } = [];
+    /// <summary>Named authentication schemes (<c>authSchemes</c>), referenced by routes' <c>auth.schemes</c>.</summary>
+    public IReadOnlyList<AuthSchemeConfig> AuthSchemes { get; init; } = [];
 }
 
 public sealed record ServerConfig
@@ -118,6 +120,8 @@ public sealed record RouteConfig
     public IReadOnlyList<string> RateLimits { get; init; } = [];
     /// <summary>Name of the <c>corsPolicies</c> entry this route applies (its <c>cors</c>); null: no CORS handling.</summary>
     public string? Cors { get; init; }
+    /// <summary>Authentication and authorization; null when the route has no <c>auth</c> block (anonymous).</summary>
+    public RouteAuthConfig? Auth { get; init; }
     /// <summary>Where the route was declared, for error messages.</summary>
     [System.Text.Json.Serialization.JsonIgnore]
     public ConfigLocation Location { get; init; }

@@ -184,11 +184,6 @@ public static partial class YamlConfigReader
             return new RateLimitKeyConfig();
         }
 
-        if (source == RateLimitKeySource.Claim)
-        {
-            k.Error(given[0], $"claim '{name}' needs identity (issue #5): the gateway does not authenticate requests yet; use header, apiKey or clientIp");
-        }
-
         return new RateLimitKeyConfig { Source = source, Name = name.Trim() };
     }
 

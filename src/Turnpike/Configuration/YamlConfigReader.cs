@@ -11,7 +11,7 @@ namespace Turnpike.Configuration;
 /// </summary>
 public static partial class YamlConfigReader
 {
-    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis", "corsPolicies"];
+    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis", "corsPolicies", "authSchemes"];
     private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits", "connectionLimits"];
     private static readonly string[] LimitKeys =
     [
@@ -24,7 +24,7 @@ public static partial class YamlConfigReader
     private static readonly string[] LoggingKeys = ["level", "accessLog"];
     private static readonly string[] AccessLogKeys = ["enabled", "path", "sampleRate"];
     private static readonly string[] DemoKeys = ["address", "port"];
-    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry", "bandwidth", "rateLimit", "cors"];
+    private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry", "bandwidth", "rateLimit", "cors", "auth"];
     private static readonly string[] RetryKeys = ["attempts", "on", "perTryTimeout", "backoff", "maxRetryAfter", "maxReplayBodySize", "nonIdempotent"];
     private static readonly string[] RetryOnKeywords = ["timeout", "reset"];
     private static readonly string[] BackoffKeys = ["base", "max"];
@@ -114,6 +114,7 @@ public static partial class YamlConfigReader
         };
         config = ReadRateLimiting(top, config);
         config = ReadCors(top, config);
+        config = ReadIdentity(top, config);
 
         CheckPorts(top, config);
         return new ConfigLoadResult(config, sink.Errors);

@@ -15,4 +15,6 @@ internal enum GatewayErrorCode
     ClientBodyError,
     ConcurrencyLimited,
     RateLimited,
+    Unauthorized,
+    Forbidden,
 }

@@ -24,9 +24,13 @@ internal sealed class GatewaySnapshot(long generation, GatewayConfig config, Rou
     /// <summary>Rate-limit policies and the Redis connection of global ones.</summary>
     public RateLimiting.RateLimitSet RateLimits { get; init; } = RateLimiting.RateLimitSet.Empty;
 
+    /// <summary>Authentication schemes (<c>authSchemes</c>): key sources, token caches and counters.</summary>
+    public Identity.IdentitySet Identity { get; init; } = Turnpike.Identity.IdentitySet.Empty;
+
     /// <summary>Starts the clusters' active health checks; called once the snapshot is the current one.</summary>
     public void Start()
     {
+        Identity.Start();
         foreach (var cluster in Clusters.Values)
         {
             cluster.Health.Start();
@@ -40,6 +44,7 @@ internal sealed class GatewaySnapshot(long generation, GatewayConfig config, Rou
     public void DisposeExcept(GatewaySnapshot? successor)
     {
         RateLimits.DisposeExcept(successor?.RateLimits);
+        Identity.DisposeExcept(successor?.Identity);
         foreach (var cluster in Clusters.Values)
         {
             if (successor is not null && successor.Clusters.TryGetValue(cluster.Id, out var next) && ReferenceEquals(next.Health, cluster.Health))

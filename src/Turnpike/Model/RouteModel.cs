@@ -29,6 +29,8 @@ internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, Clust
     public RateLimiting.RouteRateLimits? RateLimits { get; init; }
     /// <summary>The route's CORS policy; null when it has no <c>cors</c> (the request path then skips the step).</summary>
     public Cors.CorsPolicy? Cors { get; init; }
+    /// <summary>Authentication and authorization; null when the route has no <c>auth</c> block (one null check per request).</summary>
+    public Identity.RouteAuth? Auth { get; init; }
 
     /// <summary>Limit on the whole exchange (retries and backoff included): the route's <c>timeout</c>, else the
     /// cluster's <c>http.requestTimeout</c>; <see cref="TimeSpan.Zero"/> when off.</summary>

@@ -29,6 +29,7 @@ internal sealed class RuntimeModelBuilder(
     private readonly UpstreamClientFactory _clients = clientFactory ?? UpstreamClientFactory.Default;
     private readonly ILogger _healthLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.Health");
     private readonly ILogger _rateLimitLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.RateLimiting");
+    private readonly ILogger _identityLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.Identity");
     // Whether a cluster has host-name destinations is part of the key: it decides the DNS cache and connection lifetime.
     private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http, bool ResolvesNames), HttpMessageInvoker> _invokers = [];
     private readonly Lock _lock = new();
@@ -113,6 +114,7 @@ internal sealed class RuntimeModelBuilder(
 
             var rateLimits = RateLimiting.RateLimitSet.Build(config, previous?.RateLimits, _time, _rateLimitLogger);
             var corsPolicies = config.CorsPolicies.ToDictionary(p => p.Name, p => new Cors.CorsPolicy(p), StringComparer.Ordinal);
+            var identity = Identity.IdentitySet.Build(config, previous?.Identity, _time, _identityLogger);
             var routes = new List<RouteModel>(config.Routes.Count);
             foreach (var r in config.Routes)
             {
@@ -136,12 +138,14 @@ internal sealed class RuntimeModelBuilder(
                     Cors = cors,
                     Bandwidth = r.Bandwidth is { } bandwidth ? new Bandwidth.BandwidthPolicy(bandwidth, _time) : null,
                     RateLimits = RateLimiting.RouteRateLimitsFactory.Create(r, rateLimits),
+                    Auth = r.Auth is { } auth ? new Identity.RouteAuth(auth, identity) : null,
                 });
             }
 
             return new GatewaySnapshot(generation, config, new RouteTable(routes), clusters.ToFrozenDictionary(StringComparer.Ordinal), source)
             {
                 RateLimits = rateLimits,
+                Identity = identity,
             };
         }
     }

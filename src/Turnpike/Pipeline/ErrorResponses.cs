@@ -63,6 +63,8 @@ internal static class ErrorResponses
                 GatewayErrorCode.ClientBodyError => (400, "client_body_error", "The request body could not be read from the client."),
                 GatewayErrorCode.ConcurrencyLimited => (503, "concurrency_limited", "The cluster is at its adaptive concurrency limit; retry later."),
                 GatewayErrorCode.RateLimited => (429, "rate_limited", "Too many requests: a rate limit of this route was reached."),
+                GatewayErrorCode.Unauthorized => (401, "unauthorized", "Authentication is required: the request brought no acceptable credentials."),
+                GatewayErrorCode.Forbidden => (403, "forbidden", "The credentials are valid but do not allow this request."),
                 _ => (500, "internal", "Internal gateway error."),
             };
             var body = Encoding.UTF8.GetBytes($"{{\"status\":{status},\"error\":\"{reason}\",\"message\":\"{message}\"}}");

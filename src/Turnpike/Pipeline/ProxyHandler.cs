@@ -33,9 +33,15 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
             return Reject(context, route, GatewayErrorCode.InvalidHeader);
         }
 
+        // A CORS preflight carries no credentials: it is answered before authentication and rate limits.
         if (route.Cors is { } cors && HandleCors(context, route, cors) is { } preflight)
         {
             return preflight;
+        }
+
+        if (route.Auth is { } auth)
+        {
+            return AuthenticateThenForward(context, route, auth);
         }
 
         return route.RateLimits is { } limits ? LimitThenForward(context, route, limits) : ForwardAsync(context, route);

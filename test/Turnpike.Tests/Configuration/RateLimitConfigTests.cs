@@ -73,7 +73,7 @@ public sealed class RateLimitConfigTests
     [InlineData("rateLimits:\n  p: { limit: 1, algorithm: slidingWindow, period: 10ms, segments: 20 }", "rateLimits.p.segments", "shorter than 1ms")]
     [InlineData("rateLimits:\n  p: { limit: 1, algorithm: concurrency, period: 1s }", "rateLimits.p.period", "does not apply to algorithm concurrency")]
     [InlineData("rateLimits:\n  p: { limit: 1, period: 0 }", "rateLimits.p.period", "not a valid duration")]
-    [InlineData("rateLimits:\n  p: { limit: 1, key: { claim: sub } }", "rateLimits.p.key.claim", "needs identity (issue #5)")]
+    [InlineData("rateLimits:\n  p: { limit: 1, key: { claim: sub } }", "routes.r.rateLimit", "needs an auth block on the route")]
     [InlineData("rateLimits:\n  p: { limit: 1, key: { header: '' } }", "rateLimits.p.key.header", "needs a name")]
     [InlineData("rateLimits:\n  p: { limit: 1, key: { header: a, apiKey: b } }", "rateLimits.p.key", "exactly one of")]
     [InlineData("rateLimits:\n  p: { limit: 1, key: { heade: a } }", "rateLimits.p.key.heade", "did you mean 'header'")]
