@@ -14,6 +14,8 @@ public sealed record GatewayConfig
     public IReadOnlyList<RateLimitPolicyConfig> RateLimits { get; init; } = [];
     /// <summary>The Redis server of global rate-limit policies; null when not configured.</summary>
     public RedisConfig? Redis { get; init; }
+    /// <summary>OpenTelemetry tracing (<c>tracing</c>); off by default.</summary>
+    public TracingConfig Tracing { get; init; } = new();
 }
 
 public sealed record ServerConfig

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -35,6 +36,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
     private ConfigWatcher? _watcher;
     private GatewayState? _state;
     private AccessLog? _accessLog;
+    private Observability.Tracing.GatewayTracing? _tracing;
     private ILogger? _logger;
     private volatile bool _ready;
     private int _stopped;
@@ -124,7 +126,14 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
 
         var handler = gateway.Services.GetRequiredService<ProxyHandler>();
         RecentErrors = gateway.Services.GetRequiredService<RecentErrors>();
-        gateway.Run(gateway.Services.GetRequiredService<Observability.GatewayMetrics>().Wrap(handler.InvokeAsync));
+        RequestDelegate app = handler.InvokeAsync;
+        if (config.Tracing.Enabled)
+        {
+            _tracing = new Observability.Tracing.GatewayTracing(config.Tracing, gateway.Services.GetServices<OpenTelemetry.BaseProcessor<System.Diagnostics.Activity>>());
+            app = _tracing.Wrap(app);
+        }
+
+        gateway.Run(gateway.Services.GetRequiredService<Observability.GatewayMetrics>().Wrap(app));
 
         if (config.Demo is { } demo)
         {
@@ -218,6 +227,8 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         {
             await _accessLog.DisposeAsync().ConfigureAwait(false);
         }
+
+        _tracing?.Dispose();
     }
 
     public async ValueTask DisposeAsync()
