@@ -40,7 +40,7 @@
     ctx.fillText("now", c.w - 22, c.h - 2);
   }
 
-  function niceLabel(v) { return v >= 100 ? Math.round(v) : v >= 10 ? v.toFixed(1) : v.toFixed(2); }
+  function niceLabel(v) { return v === 0 ? "0" : v >= 100 ? Math.round(v) : v >= 10 ? v.toFixed(1) : v.toFixed(2); }
   function niceMax(v) { if (!(v > 0)) return 1; var p = Math.pow(10, Math.floor(Math.log10(v))); var m = v / p; return (m <= 1 ? 1 : m <= 2 ? 2 : m <= 5 ? 5 : 10) * p; }
   function xOf(c, i) { return 40 + (c.w - 40) * (capacity - seconds.length + i) / Math.max(1, capacity - 1); }
   function yOf(c, v, max) { return 8 + (c.h - 24) * (1 - v / max); }
