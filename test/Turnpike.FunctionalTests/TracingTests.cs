@@ -127,6 +127,34 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task OtlpHttpExporterFromTheYamlPostsSpansToTheCollector()
+    {
+        var posts = new ConcurrentQueue<(string Path, string? ContentType, long Length)>();
+        await using var collector = await TestBackend.StartAsync(async context =>
+        {
+            using var body = new MemoryStream();
+            await context.Request.Body.CopyToAsync(body);
+            posts.Enqueue((context.Request.Path.Value!, context.Request.ContentType, body.Length));
+            context.Response.ContentType = "application/x-protobuf";
+        });
+        await using var backend = await TestBackend.StartEchoAsync();
+        var gw = await GatewayHost.StartAsync(Configs.CatchAll(
+            backend.Address,
+            top: $"tracing:\n  serviceName: edge-test\n  otlp: {{ endpoint: \"{collector.Address}\", protocol: http, timeout: 5s }}"));
+        await using (gw)
+        {
+            using var response = await gw.Client.GetAsync(gw.Combine("/x"));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        // Stopping the gateway flushes the batch exporter.
+        var (path, contentType, length) = Assert.Single(posts);
+        Assert.Equal("/v1/traces", path);
+        Assert.Equal("application/x-protobuf", contentType);
+        Assert.True(length > 100, $"{length} bytes");
+    }
+
+    [Fact]
     public async Task WithTracingOffNoTraceparentIsAddedAndTheClientsGoesThroughUnchanged()
     {
         var received = new ConcurrentQueue<string?>();
