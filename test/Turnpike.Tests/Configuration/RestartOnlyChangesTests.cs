@@ -31,11 +31,8 @@ public sealed class RestartOnlyChangesTests
     [Fact]
     public void TracingIsRestartOnly()
     {
-        var a = Read("listeners: { l: { port: 1 } }
-");
-        var b = Read("listeners: { l: { port: 1 } }
-tracing: { samplingRatio: 0.5 }
-");
+        var a = Read("listeners: { l: { port: 1 } }\n");
+        var b = Read("listeners: { l: { port: 1 } }\ntracing: { samplingRatio: 0.5 }\n");
         Assert.Equal(["tracing"], GatewayState.RestartOnlyChanges(a, b));
     }
 }
