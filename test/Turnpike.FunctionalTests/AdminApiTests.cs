@@ -54,6 +54,16 @@ public sealed class AdminApiTests
             Assert.Equal(1, json.RootElement.GetProperty("clusters")[0].GetProperty("eligible").GetInt32());
         }
 
+        // A reload that rebuilds the cluster (its settings changed) keeps the drain too.
+        await File.WriteAllTextAsync(gw.ConfigPath, GatewayHost.WithDefaults(Configs.CatchAll($"a: {a.Address}\nb: {b.Address}", cluster: "loadBalancing: { policy: random }")));
+        using (var reload = await admin.PostAsync(new Uri(gw.AdminUrl, "/admin/reload"), null))
+        {
+            Assert.Equal(HttpStatusCode.OK, reload.StatusCode);
+        }
+
+        await SendAsync(gw, 10);
+        Assert.Equal(bBefore, b.Requests);
+
         using (var enable = await admin.PostAsync(new Uri(gw.AdminUrl, "/admin/destinations/c/b/enable"), null))
         {
             Assert.Equal(HttpStatusCode.OK, enable.StatusCode);

@@ -117,10 +117,28 @@ internal sealed partial class ClusterHealth : IDisposable
 
     /// <summary>
     /// Drains (<paramref name="drained"/> true) or re-enables one destination: a drained destination gets no new
-    /// requests, those in flight finish. The flag lives here, so it survives a reload that carries the cluster over.
+    /// requests, those in flight finish. The flag lives here, so it survives a reload that carries the cluster over (and
+    /// <see cref="Model.RuntimeModelBuilder"/> copies it by destination id into a rebuilt cluster).
     /// False when the cluster has no such destination.
     /// </summary>
-    internal bool SetDrained(string destinationId, bool drained)
+    internal bool SetDrained(string destinationId, bool drained) => SetDrained(destinationId, drained, log: true);
+
+    /// <summary>The ids of the drained destinations, for a reload that rebuilds the cluster to keep them drained.</summary>
+    internal List<string> DrainedIds()
+    {
+        var ids = new List<string>();
+        foreach (var m in _members)
+        {
+            if (m.Drained)
+            {
+                ids.Add(m.Destination.Id);
+            }
+        }
+
+        return ids;
+    }
+
+    internal bool SetDrained(string destinationId, bool drained, bool log)
     {
         lock (_lock)
         {
@@ -131,7 +149,11 @@ internal sealed partial class ClusterHealth : IDisposable
                     if (m.Drained != drained)
                     {
                         m.SetDrained(drained);
-                        LogDrained(_logger, Id, destinationId, drained ? "drained" : "enabled");
+                        if (log)
+                        {
+                            LogDrained(_logger, Id, destinationId, drained ? "drained" : "enabled");
+                        }
+
                         if (!_disposed)
                         {
                             RecomputeLocked();
