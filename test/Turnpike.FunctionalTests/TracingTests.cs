@@ -107,6 +107,33 @@ public sealed class TracingTests
     }
 
     [Fact]
+    public async Task AccessLogLineCarriesTheSpansTraceId()
+    {
+        await using var backend = await TestBackend.StartEchoAsync();
+        var spans = new List<Activity>();
+        var logPath = Path.Combine(Path.GetTempPath(), $"turnpike-trace-access-{Guid.NewGuid():N}.log");
+        try
+        {
+            await using (var gw = await GatewayHost.StartAsync(
+                Configs.CatchAll(backend.Address, top: $"tracing:\n  enabled: true\nlogging:\n  accessLog: {{ path: {logPath} }}"),
+                services => services.AddSingleton<BaseProcessor<Activity>>(new SimpleActivityExportProcessor(new InMemoryExporter<Activity>(spans)))))
+            {
+                using var response = await gw.Client.GetAsync(gw.Combine("/x"));
+                Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+                await SingleSpanAsync(spans);
+            }
+
+            var line = Assert.Single(await File.ReadAllLinesAsync(logPath));
+            using var json = System.Text.Json.JsonDocument.Parse(line);
+            Assert.Equal(spans[0].TraceId.ToHexString(), json.RootElement.GetProperty("trace_id").GetString());
+        }
+        finally
+        {
+            File.Delete(logPath);
+        }
+    }
+
+    [Fact]
     public async Task GatewayErrorsAreSpansWithErrorStatus()
     {
         var (port, hold) = Configs.RefusingPort();
