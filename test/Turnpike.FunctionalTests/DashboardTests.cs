@@ -1,6 +1,7 @@
 using System.Net;
 using Microsoft.Playwright;
 using Turnpike.FunctionalTests.Infrastructure;
+using Xunit.Abstractions;
 
 namespace Turnpike.FunctionalTests;
 
@@ -9,7 +10,7 @@ namespace Turnpike.FunctionalTests;
 /// no browser is downloaded). Skipped when chromium is missing, unless CI=true (then .ci/run installs it).
 /// </summary>
 [Collection(TimingSensitive.Name)]
-public sealed class DashboardTests
+public sealed class DashboardTests(ITestOutputHelper output)
 {
     private const string Chromium = "/usr/bin/chromium";
 
@@ -62,7 +63,9 @@ public sealed class DashboardTests
         var burst = LoadGenerator.RunAsync(targets, 200, TimeSpan.FromSeconds(6));
         var later = await WaitForAsync(page, async () => long.TryParse(await page.InnerTextAsync("#rate"), out var r) && r > first + 50 ? r : (long?)null, $"a request rate above {first + 50}");
         Assert.True(later > first);
-        await WaitForAsync(page, async () => await RequestsOf(page, "b") > bRequests ? true : (bool?)null, "destination b's request count to grow");
+        output.WriteLine($"request-rate figure: first non-zero {first}/s, after the burst started {later}/s");
+        var bLater = await WaitForAsync(page, async () => await RequestsOf(page, "b") is var n && n > bRequests ? n : (long?)null, "destination b's request count to grow");
+        output.WriteLine($"destination b requests in the table: {bRequests} then {bLater}");
         Assert.NotEqual("–", await page.InnerTextAsync("#p99"));
 
         // Drain b with the page's own button (the page sends the bearer token): the table says so, b gets no more.
@@ -71,12 +74,14 @@ public sealed class DashboardTests
         var bDrained = b.Requests;
         await Task.Delay(1500);
         Assert.InRange(b.Requests, bDrained, bDrained + 10); // only requests already in flight
+        output.WriteLine($"b drained through the page: backend b saw {b.Requests - bDrained} requests in the next 1.5 s (a: {a.Requests})");
 
         var directory = Path.Combine(AppContext.BaseDirectory, "TestResults", "screenshots");
         Directory.CreateDirectory(directory);
         var screenshot = Path.Combine(directory, "dashboard.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot, FullPage = true });
         Assert.True(new FileInfo(screenshot).Length > 10_000);
+        output.WriteLine($"screenshot: {screenshot}");
 
         await page.ClickAsync("#destinations tr[data-destination='b'] button");
         await WaitForAsync(page, async () => await page.InnerTextAsync("#destinations tr[data-destination='b'] td.state") == "eligible" ? true : (bool?)null, "b enabled again");
