@@ -73,6 +73,19 @@ wait_for "http://127.0.0.1:$port/secure/x" "x-turnpike-error: unauthorized" 5
 status=$(curl -s -o /dev/null -w '%{http_code}' -H 'x-api-key: aot-smoke-key-0123456789' "http://127.0.0.1:$port/secure/x")
 [ "$status" = 200 ] || { echo "FAIL: a valid API key answered $status"; exit 1; }
 wait_for "http://127.0.0.1:$admin/admin/auth" '"successes": 1' 5
+echo "== dashboard and admin API"
+wait_for "http://127.0.0.1:$admin/" "dashboard.js" 5
+wait_for "http://127.0.0.1:$admin/admin/routes" '"id": "demo"' 5
+# The stream's first event (the history and the destination table), then curl gives up after 3 s.
+{ curl -s -N --max-time 3 "http://127.0.0.1:$admin/admin/stream" 2>/dev/null || true; } | grep -q '"destinations":\[{"id":"d1"' \
+  || { echo "FAIL: /admin/stream sent no event with destination d1"; exit 1; }
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$admin/admin/destinations/demo/d1/drain")
+[ "$status" = 200 ] || { echo "FAIL: drain answered $status"; exit 1; }
+wait_for "http://127.0.0.1:$port/api/hello" "no_healthy_destination" 5
+wait_for "http://127.0.0.1:$admin/admin/errors" '"reason": "no_healthy_destination"' 5
+status=$(curl -s -o /dev/null -w '%{http_code}' -X POST "http://127.0.0.1:$admin/admin/destinations/demo/d1/enable")
+[ "$status" = 200 ] || { echo "FAIL: enable answered $status"; exit 1; }
+wait_for "http://127.0.0.1:$port/api/hello" "turnpike-demo-upstream" 5
 
 echo "== reload (file watch)"
 write_config two

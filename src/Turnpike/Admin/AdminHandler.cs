@@ -10,10 +10,12 @@ namespace Turnpike.Admin;
 
 /// <summary>
 /// The admin listener: <c>/healthz</c>, <c>/readyz</c>, <c>GET /admin/config</c>, <c>GET /admin/clusters</c>,
-/// <c>GET /admin/ratelimits</c>, <c>GET /admin/connections</c>, <c>GET /admin/auth</c> and <c>POST /admin/reload</c>.
+/// <c>GET /admin/ratelimits</c>, <c>GET /admin/connections</c>, <c>GET /admin/auth</c>, <c>POST /admin/reload</c>,
+/// <c>GET /admin/routes</c>, <c>GET /admin/errors</c>, <c>POST /admin/destinations/{cluster}/{id}/drain|enable</c>, the
+/// live dashboard page (<c>GET /</c>, embedded files) and its event stream (<c>GET /admin/stream</c>).
 /// Plain path dispatch, no routing framework: nothing here runs on the proxy's request path.
 /// </summary>
-internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, string? token)
+internal sealed partial class AdminHandler(GatewayState state, TurnpikeServer server, string? token)
 {
     private const string Redacted = "***";
     private readonly byte[]? _token = token is null ? null : Encoding.UTF8.GetBytes(token);
@@ -31,6 +33,13 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
                 var ready = server.IsReady && state.HasConfig;
                 await WriteText(context, ready ? 200 : 503, ready ? "ready\n" : "not ready\n").ConfigureAwait(false);
                 return;
+        }
+
+        // The dashboard's static files hold no data (everything comes from /admin/stream), so they need no token.
+        if ((HttpMethods.IsGet(method) || HttpMethods.IsHead(method)) && Dashboard.DashboardAssets.TryServe(context, out var asset))
+        {
+            await asset.ConfigureAwait(false);
+            return;
         }
 
         if (!path.StartsWith("/admin/", StringComparison.Ordinal))
@@ -66,16 +75,30 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
             case "/admin/connections" when HttpMethods.IsGet(method) && server.ConnectionLimiter is { } limiter:
                 await WriteJson(context, 200, ConnectionsResponse.From(limiter), AdminJsonContext.Default.ConnectionsResponse).ConfigureAwait(false);
                 return;
+            case "/admin/routes" when HttpMethods.IsGet(method):
+                await WriteJson(context, 200, DescribeRoutes(state.Current), AdminJsonContext.Default.RoutesResponse).ConfigureAwait(false);
+                return;
+            case "/admin/errors" when HttpMethods.IsGet(method) && server.RecentErrors is { } recent:
+                await WriteJson(context, 200, new ErrorsResponse(recent.Total, recent.Capacity, recent.Snapshot()), AdminJsonContext.Default.ErrorsResponse).ConfigureAwait(false);
+                return;
+            case "/admin/stream" when HttpMethods.IsGet(method) && server.DashboardStream is { } stream:
+                await stream.ServeAsync(context).ConfigureAwait(false);
+                return;
             case "/admin/reload" when HttpMethods.IsPost(method):
                 var errors = await state.ReloadAsync(context.RequestAborted).ConfigureAwait(false);
                 var response = new ReloadResponse(errors.Count == 0, state.Current.Generation, errors);
                 await WriteJson(context, errors.Count == 0 ? 200 : 422, response, AdminJsonContext.Default.ReloadResponse).ConfigureAwait(false);
                 return;
-            case "/admin/config" or "/admin/clusters" or "/admin/ratelimits" or "/admin/reload" or "/admin/connections" or "/admin/auth":
+            case "/admin/config" or "/admin/clusters" or "/admin/ratelimits" or "/admin/reload" or "/admin/connections" or "/admin/auth" or "/admin/routes" or "/admin/errors" or "/admin/stream":
                 context.Response.Headers.Allow = path == "/admin/reload" ? "POST" : "GET";
                 await WriteText(context, 405, "method not allowed\n").ConfigureAwait(false);
                 return;
             default:
+                if (await TryDrainAsync(context, path).ConfigureAwait(false))
+                {
+                    return;
+                }
+
                 await WriteText(context, 404, "not found\n").ConfigureAwait(false);
                 return;
         }
@@ -89,8 +112,10 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
             var model = snapshot.Clusters[cluster.Id];
             var selection = model.Health.Selection;
             var destinations = new List<DestinationStatus>(model.Destinations.Length);
-            foreach (var d in model.Destinations)
+            var members = model.Health.Members;
+            for (var i = 0; i < model.Destinations.Length; i++)
             {
+                var d = model.Destinations[i];
                 destinations.Add(new DestinationStatus(
                     d.Id,
                     d.Address,
@@ -101,7 +126,9 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
                     d.Health?.Breaker?.State,
                     d.InFlight,
                     d.Requests,
-                    d.Failures));
+                    d.Failures,
+                    i < members.Length && ReferenceEquals(members[i].Destination, d) && members[i].Drained,
+                    d.Latency is { } ewma ? Math.Round(ewma.EstimateMs(ewma.TimeProvider.GetTimestamp()), 3) : null));
             }
 
             var limiter = model.Concurrency;
@@ -126,6 +153,12 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
         }
 
         var header = request.Headers.Authorization.ToString();
+        if (header.Length == 0 && request.Path.Value == "/admin/stream" && request.Query.TryGetValue("token", out var query))
+        {
+            // EventSource cannot send headers: the dashboard page passes the token in the stream's URL.
+            return CryptographicOperations.FixedTimeEquals(Encoding.UTF8.GetBytes(query.ToString()), _token);
+        }
+
         if (!header.StartsWith("Bearer ", StringComparison.OrdinalIgnoreCase))
         {
             return false;

@@ -15,6 +15,9 @@ namespace Turnpike.Admin;
 [JsonSerializable(typeof(RateLimitsResponse))]
 [JsonSerializable(typeof(ConnectionsResponse))]
 [JsonSerializable(typeof(AuthResponse))]
+[JsonSerializable(typeof(RoutesResponse))]
+[JsonSerializable(typeof(ErrorsResponse))]
+[JsonSerializable(typeof(DrainResponse))]
 internal sealed partial class AdminJsonContext : JsonSerializerContext;
 
 internal sealed record ReloadResponse(bool Ok, long Generation, IReadOnlyList<ConfigError> Errors);
@@ -27,7 +30,10 @@ internal sealed record ClusterStatus(string Id, string LoadBalancing, int Eligib
 /// <summary>A cluster's adaptive concurrency limiter (absent when off). <c>MinRttMs</c> only for the gradient algorithm, once measured.</summary>
 internal sealed record ConcurrencyStatus(string Algorithm, int Limit, long InFlight, long Admitted, long Shed, double? MinRttMs, double SampleRttMs, bool Measuring);
 
-/// <summary>One destination. <c>Breaker</c> is closed, halfOpen or open (absent when the cluster has no breaker).</summary>
+/// <summary>
+/// One destination. <c>Breaker</c> is closed, halfOpen or open (absent when the cluster has no breaker); <c>Drained</c>:
+/// taken out by the admin API; <c>EwmaMs</c>: peak-EWMA latency (only for p2c_ewma clusters).
+/// </summary>
 internal sealed record DestinationStatus(
     string Id,
     string Address,
@@ -38,4 +44,6 @@ internal sealed record DestinationStatus(
     CircuitBreaking.CircuitState? Breaker,
     long InFlight,
     long Requests,
-    long Failures);
+    long Failures,
+    bool Drained = false,
+    double? EwmaMs = null);

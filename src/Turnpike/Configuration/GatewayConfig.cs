@@ -18,6 +18,8 @@ public sealed record GatewayConfig
     public IReadOnlyList<CorsPolicyConfig> CorsPolicies { get; init; } = [];
     /// <summary>Named authentication schemes (<c>authSchemes</c>), referenced by routes' <c>auth.schemes</c>.</summary>
     public IReadOnlyList<AuthSchemeConfig> AuthSchemes { get; init; } = [];
+    /// <summary>OpenTelemetry tracing (<c>tracing</c>); off by default.</summary>
+    public TracingConfig Tracing { get; init; } = new();
 }
 
 public sealed record ServerConfig

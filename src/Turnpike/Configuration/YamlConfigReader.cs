@@ -11,7 +11,7 @@ namespace Turnpike.Configuration;
 /// </summary>
 public static partial class YamlConfigReader
 {
-    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis", "corsPolicies", "authSchemes"];
+    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis", "corsPolicies", "authSchemes", "tracing"];
     private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits", "connectionLimits"];
     private static readonly string[] LimitKeys =
     [
@@ -111,6 +111,7 @@ public static partial class YamlConfigReader
             Demo = ReadDemo(top.Child("demo", DemoKeys)),
             Clusters = clusters,
             Routes = ReadRoutes(top, clusterIds),
+            Tracing = ReadTracing(top.Child("tracing", TracingKeys)),
         };
         config = ReadRateLimiting(top, config);
         config = ReadCors(top, config);

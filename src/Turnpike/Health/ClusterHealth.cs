@@ -115,6 +115,59 @@ internal sealed partial class ClusterHealth : IDisposable
         return best is not null && best.TryAcquire() ? best.Destination : null;
     }
 
+    /// <summary>
+    /// Drains (<paramref name="drained"/> true) or re-enables one destination: a drained destination gets no new
+    /// requests, those in flight finish. The flag lives here, so it survives a reload that carries the cluster over (and
+    /// <see cref="Model.RuntimeModelBuilder"/> copies it by destination id into a rebuilt cluster).
+    /// False when the cluster has no such destination.
+    /// </summary>
+    internal bool SetDrained(string destinationId, bool drained) => SetDrained(destinationId, drained, log: true);
+
+    /// <summary>The ids of the drained destinations, for a reload that rebuilds the cluster to keep them drained.</summary>
+    internal List<string> DrainedIds()
+    {
+        var ids = new List<string>();
+        foreach (var m in _members)
+        {
+            if (m.Drained)
+            {
+                ids.Add(m.Destination.Id);
+            }
+        }
+
+        return ids;
+    }
+
+    internal bool SetDrained(string destinationId, bool drained, bool log)
+    {
+        lock (_lock)
+        {
+            foreach (var m in _members)
+            {
+                if (m.Destination.Id == destinationId)
+                {
+                    if (m.Drained != drained)
+                    {
+                        m.SetDrained(drained);
+                        if (log)
+                        {
+                            LogDrained(_logger, Id, destinationId, drained ? "drained" : "enabled");
+                        }
+
+                        if (!_disposed)
+                        {
+                            RecomputeLocked();
+                        }
+                    }
+
+                    return true;
+                }
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Outlier detection's verdict: ejects <paramref name="member"/> unless the max-ejection share is reached.</summary>
     internal void Eject(DestinationHealth member, string reason)
     {
@@ -308,6 +361,9 @@ internal sealed partial class ClusterHealth : IDisposable
 
     [LoggerMessage(35, LogLevel.Warning, "Cluster {Cluster}: circuit breaker of destination {Destination} went from {From} to {To}")]
     private static partial void LogBreaker(ILogger logger, string cluster, string destination, CircuitState from, CircuitState to);
+
+    [LoggerMessage(37, LogLevel.Warning, "Cluster {Cluster}: destination {Destination} {State} by the admin API")]
+    private static partial void LogDrained(ILogger logger, string cluster, string destination, string state);
 
     [LoggerMessage(36, LogLevel.Error, "Cluster {Cluster}: no destination is eligible; requests get 503 no_healthy_destination")]
     private static partial void LogNoneEligible(ILogger logger, string cluster);

@@ -19,6 +19,7 @@ internal sealed class DestinationHealth
     private int _activeHealthy = 1;
     private int _probeStreak; // > 0: passing probes in a row, < 0: failing probes in a row
     private int _ejected;
+    private int _drained;
 
     public DestinationHealth(ClusterHealth cluster, DestinationModel destination, CircuitBreaker? breaker)
     {
@@ -42,6 +43,9 @@ internal sealed class DestinationHealth
     /// <summary>Ejected by outlier detection.</summary>
     public bool Ejected => Volatile.Read(ref _ejected) == 1;
 
+    /// <summary>Drained by an operator (<c>POST /admin/destinations/{cluster}/{id}/drain</c>): no new requests until enabled.</summary>
+    public bool Drained => Volatile.Read(ref _drained) == 1;
+
     /// <summary>Ejections so far that count towards the next one's length; decays while the destination behaves.</summary>
     internal int EjectionMultiplier { get; set; }
 
@@ -50,8 +54,8 @@ internal sealed class DestinationHealth
     /// <summary>Ends the current ejection; owned by <see cref="ClusterHealth"/> under its lock.</summary>
     internal ITimer? EjectionTimer { get; set; }
 
-    /// <summary>Whether the destination may be chosen at all: healthy, not ejected, breaker not open.</summary>
-    public bool Available => ActiveHealthy && !Ejected && Breaker?.State != CircuitState.Open;
+    /// <summary>Whether the destination may be chosen at all: healthy, not ejected, not drained, breaker not open.</summary>
+    public bool Available => ActiveHealthy && !Ejected && !Drained && Breaker?.State != CircuitState.Open;
 
     /// <summary>Asks the breaker (if any) to admit one request; false while open or when half-open trials are taken.</summary>
     public bool TryAcquire() => Breaker is null || Breaker.TryAcquire();
@@ -118,6 +122,9 @@ internal sealed class DestinationHealth
         Interlocked.Exchange(ref _consecutiveFailures, 0);
         _failureWindow?.Clear();
     }
+
+    /// <summary>Owned by <see cref="ClusterHealth.SetDrained"/> under its lock.</summary>
+    internal void SetDrained(bool drained) => Volatile.Write(ref _drained, drained ? 1 : 0);
 
     internal void ResetConsecutiveFailures() => Interlocked.Exchange(ref _consecutiveFailures, 0);
 }

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -35,6 +36,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
     private ConfigWatcher? _watcher;
     private GatewayState? _state;
     private AccessLog? _accessLog;
+    private Observability.Tracing.GatewayTracing? _tracing;
     private ILogger? _logger;
     private volatile bool _ready;
     private int _stopped;
@@ -54,6 +56,14 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
     public Uri? AdminUrl { get; private set; }
 
     public Uri? DemoUrl { get; private set; }
+
+    /// <summary>The dashboard's live statistics and its event stream, once the admin listener started.</summary>
+    internal Admin.Dashboard.LiveStats? LiveStats { get; private set; }
+
+    internal Admin.Dashboard.DashboardStream? DashboardStream { get; private set; }
+
+    /// <summary>The most recent errors the gateway answered itself (<c>GET /admin/errors</c>).</summary>
+    internal RecentErrors? RecentErrors { get; private set; }
 
     /// <summary>Connection limits and their counters (<c>GET /admin/connections</c>), once started.</summary>
     internal ConnectionLimiter? ConnectionLimiter { get; private set; }
@@ -76,6 +86,9 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         builder.Services.AddSingleton<GatewayState>();
         builder.Services.AddSingleton<IUpstreamSender, YarpUpstreamSender>();
         builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddMetrics();
+        builder.Services.AddSingleton<Observability.GatewayMetrics>();
+        builder.Services.AddSingleton(sp => new RecentErrors(sp.GetRequiredService<TimeProvider>()));
         ConfigureServices?.Invoke(builder.Services);
 
         // The configuration is needed to set up the listeners, so it is loaded and validated before the host is
@@ -112,7 +125,15 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         }
 
         var handler = gateway.Services.GetRequiredService<ProxyHandler>();
-        gateway.Run(handler.InvokeAsync);
+        RecentErrors = gateway.Services.GetRequiredService<RecentErrors>();
+        RequestDelegate app = handler.InvokeAsync;
+        if (config.Tracing.Enabled)
+        {
+            _tracing = new Observability.Tracing.GatewayTracing(config.Tracing, gateway.Services.GetServices<OpenTelemetry.BaseProcessor<System.Diagnostics.Activity>>());
+            app = _tracing.Wrap(app);
+        }
+
+        gateway.Run(gateway.Services.GetRequiredService<Observability.GatewayMetrics>().Wrap(app));
 
         if (config.Demo is { } demo)
         {
@@ -134,6 +155,13 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
                 o.Listen(ParseAddress(config.Admin.Address), config.Admin.Port, l => l.Protocols = HttpProtocols.Http1);
             });
             _admin = admin.Build();
+            var state = _state;
+            LiveStats = new Admin.Dashboard.LiveStats(
+                gateway.Services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>(),
+                () => Admin.Dashboard.RateLimitTotals.Rejected(state.Current),
+                gateway.Services.GetRequiredService<TimeProvider>());
+            LiveStats.Start();
+            DashboardStream = new Admin.Dashboard.DashboardStream(LiveStats, _state);
             var adminHandler = new AdminHandler(_state, this, config.Admin.Token);
             _admin.Run(adminHandler.InvokeAsync);
             await _admin.StartAsync(cancellationToken).ConfigureAwait(false);
@@ -184,6 +212,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
 
         _state?.Dispose(); // health checks stop with the listeners
 
+        LiveStats?.Dispose(); // ends the dashboard streams
         if (_admin is not null)
         {
             await _admin.StopAsync(CancellationToken.None).ConfigureAwait(false);
@@ -198,6 +227,8 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         {
             await _accessLog.DisposeAsync().ConfigureAwait(false);
         }
+
+        _tracing?.Dispose();
     }
 
     public async ValueTask DisposeAsync()

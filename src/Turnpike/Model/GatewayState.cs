@@ -71,7 +71,7 @@ internal sealed partial class GatewayState : IDisposable
 
                 // Keep what is actually bound and running, so the model (and /admin/config) never claims settings
                 // that are not in effect.
-                config = config with { Listeners = running.Listeners, Admin = running.Admin, Server = running.Server, Logging = running.Logging, Demo = running.Demo };
+                config = config with { Listeners = running.Listeners, Admin = running.Admin, Server = running.Server, Logging = running.Logging, Demo = running.Demo, Tracing = running.Tracing };
             }
 
             Apply(config);
@@ -96,7 +96,7 @@ internal sealed partial class GatewayState : IDisposable
     /// <summary>Stops the current snapshot's health checks (at shutdown).</summary>
     public void Dispose() => Volatile.Read(ref _current)?.Dispose();
 
-    /// <summary>Sections that are applied at start-up only: listeners, admin, server, logging and the demo upstream.</summary>
+    /// <summary>Sections that are applied at start-up only: listeners, admin, server, logging, tracing and the demo upstream.</summary>
     internal static List<string> RestartOnlyChanges(GatewayConfig running, GatewayConfig next)
     {
         var changed = new List<string>();
@@ -124,6 +124,11 @@ internal sealed partial class GatewayState : IDisposable
         if (running.Demo != next.Demo)
         {
             changed.Add("demo");
+        }
+
+        if (running.Tracing != next.Tracing)
+        {
+            changed.Add("tracing");
         }
 
         return changed;

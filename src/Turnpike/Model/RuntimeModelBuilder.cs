@@ -98,6 +98,15 @@ internal sealed class RuntimeModelBuilder(
                     _time,
                     _healthLogger,
                     active => new HttpHealthProbe(invoker, active, requestConfig.Version!, requestConfig.VersionPolicy!.Value));
+                if (previous is not null && previous.Clusters.TryGetValue(c.Id, out var rebuilt))
+                {
+                    // A drain (admin API) is an operator's decision, not health state: it outlives the rebuild.
+                    foreach (var id in rebuilt.Health.DrainedIds())
+                    {
+                        health.SetDrained(id, drained: true, log: false);
+                    }
+                }
+
                 clusters[c.Id] = new ClusterModel(c, destinations, invoker, requestConfig, health)
                 {
                     RetryBudget = new RetryBudget(c.RetryBudget, _time),

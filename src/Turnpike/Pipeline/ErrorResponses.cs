@@ -1,5 +1,6 @@
 using System.Text;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Net.Http.Headers;
 using Turnpike.Forwarding;
 
@@ -33,6 +34,12 @@ internal static class ErrorResponses
         }
 
         var e = Responses[(int)code];
+        if (e.Status >= 500)
+        {
+            // Rare path: the admin API's ring of recent gateway errors.
+            context.RequestServices?.GetService<Admin.RecentErrors>()?.Record(context, code);
+        }
+
         response.Clear();
         response.StatusCode = e.Status;
         response.Headers[ReasonHeader] = e.Reason;

@@ -27,4 +27,12 @@ public sealed class RestartOnlyChangesTests
         var b = Read("listeners: { l: { port: 2 } }\nadmin: { port: 9 }\nserver: { drainTimeout: 1s }\nlogging: { level: debug }\ndemo: { port: 7 }\n");
         Assert.Equal(["listeners", "admin", "server", "logging", "demo"], GatewayState.RestartOnlyChanges(a, b));
     }
+
+    [Fact]
+    public void TracingIsRestartOnly()
+    {
+        var a = Read("listeners: { l: { port: 1 } }\n");
+        var b = Read("listeners: { l: { port: 1 } }\ntracing: { samplingRatio: 0.5 }\n");
+        Assert.Equal(["tracing"], GatewayState.RestartOnlyChanges(a, b));
+    }
 }
