@@ -115,7 +115,7 @@ internal sealed class AdminHandler(GatewayState state, TurnpikeServer server, st
     internal static string RedactRedis(string configuration) =>
         string.Join(",", configuration.Split(',').Select(part => part.TrimStart().StartsWith("password=", StringComparison.OrdinalIgnoreCase) ? "password=" + Redacted : part));
 
-    private bool IsAuthorized(HttpRequest request)
+    internal bool IsAuthorized(HttpRequest request)
     {
         if (_token is null)
         {

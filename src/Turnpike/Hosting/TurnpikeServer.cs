@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
@@ -16,6 +17,7 @@ using Turnpike.Demo;
 using Turnpike.Forwarding;
 using Turnpike.Logging;
 using Turnpike.Model;
+using Turnpike.Observability;
 using Turnpike.Pipeline;
 
 namespace Turnpike.Hosting;
@@ -76,6 +78,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         builder.Services.AddSingleton<GatewayState>();
         builder.Services.AddSingleton<IUpstreamSender, YarpUpstreamSender>();
         builder.Services.AddSingleton<ProxyHandler>();
+        builder.Services.AddTurnpikeMetrics();
         ConfigureServices?.Invoke(builder.Services);
 
         // The configuration is needed to set up the listeners, so it is loaded and validated before the host is
@@ -111,6 +114,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             throw new ConfigException(errors);
         }
 
+        MetricsExport.CreateObservedInstruments(gateway.Services);
         var handler = gateway.Services.GetRequiredService<ProxyHandler>();
         gateway.Run(handler.InvokeAsync);
 
@@ -133,8 +137,18 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
                 o.AddServerHeader = false;
                 o.Listen(ParseAddress(config.Admin.Address), config.Admin.Port, l => l.Protocols = HttpProtocols.Http1);
             });
+            if (config.Metrics.Enabled)
+            {
+                admin.Services.AddPrometheusExport(config.Metrics, gateway.Services.GetRequiredService<IMeterFactory>());
+            }
+
             _admin = admin.Build();
             var adminHandler = new AdminHandler(_state, this, config.Admin.Token);
+            if (config.Metrics.Enabled)
+            {
+                _admin.UsePrometheusEndpoint(config.Metrics, adminHandler.IsAuthorized);
+            }
+
             _admin.Run(adminHandler.InvokeAsync);
             await _admin.StartAsync(cancellationToken).ConfigureAwait(false);
             AdminUrl = BoundUrls(_admin).FirstOrDefault();
