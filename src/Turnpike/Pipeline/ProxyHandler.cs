@@ -156,6 +156,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 var verdict = Verdict(result, status);
                 var elapsed = time.GetElapsedTime(started);
                 destination.OnEnd(verdict, elapsed);
+                feature.UpstreamDuration += elapsed;
                 upstreamMetrics.Attempt(cluster.Id, destination.Id, result, elapsed);
                 // The limiter's sample is time to response headers when they came, else the whole attempt.
                 limiter?.Release(started, time.GetElapsedTime(started, feature.ResponseHeadersTimestamp is > 0 and var headers ? headers : time.GetTimestamp()), Limits.OutcomeOf(verdict));
