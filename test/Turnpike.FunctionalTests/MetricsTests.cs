@@ -115,6 +115,32 @@ public sealed class MetricsTests
     }
 
     [Fact]
+    public async Task CountsTheListenersWireBytesExactly()
+    {
+        await using var backend = await TestBackend.StartEchoAsync();
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address));
+        long sent = 0, received = 0;
+        foreach (var path in new[] { "/one", "/two/longer/path?q=1" })
+        {
+            var request = System.Text.Encoding.ASCII.GetBytes($"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 5\r\nConnection: close\r\n\r\nhello");
+            using var client = new System.Net.Sockets.TcpClient();
+            await client.ConnectAsync(gw.Url.Host, gw.Url.Port);
+            var stream = client.GetStream();
+            await stream.WriteAsync(request);
+            sent += request.Length;
+            using var response = new MemoryStream();
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+            await stream.CopyToAsync(response, timeout.Token); // to EOF: the gateway closes after the answer
+            Assert.StartsWith("HTTP/1.1 200", System.Text.Encoding.ASCII.GetString(response.ToArray()), StringComparison.Ordinal);
+            received += response.Length;
+        }
+
+        var metrics = await ScrapeUntilAsync(gw, m => m.Value("turnpike_requests_total", ("route", "all")) >= 2);
+        Assert.Equal(sent, metrics.Value("turnpike_listener_io_bytes_total", ("listener", "main"), ("direction", "received")));
+        Assert.Equal(received, metrics.Value("turnpike_listener_io_bytes_total", ("listener", "main"), ("direction", "sent")));
+    }
+
+    [Fact]
     public async Task FollowsTheAdminTokenAndCanBeTurnedOff()
     {
         await using var backend = await TestBackend.StartEchoAsync();

@@ -290,6 +290,13 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
                         l.Use(next => new ConnectionLimitMiddleware(next, listenerLimiter, logger).OnConnectionAsync);
                     }
 
+                    if (MetricsExport.Exported(config))
+                    {
+                        // Wire bytes (before TLS) for turnpike_listener_io_bytes_total.
+                        var bytes = o.ApplicationServices.GetRequiredService<ListenerMetrics>().For(listener.Name);
+                        l.Use(next => new ByteCountingMiddleware(next, bytes).OnConnectionAsync);
+                    }
+
                     l.Protocols = listener.Protocols switch
                     {
                         ListenerProtocols.Http1 => HttpProtocols.Http1,

@@ -26,6 +26,7 @@ internal static class MetricsExport
         services.AddSingleton<HealthMetrics>();
         services.AddSingleton<EdgeMetrics>();
         services.AddSingleton<AuthMetrics>();
+        services.AddSingleton<ListenerMetrics>();
         return services;
     }
 
@@ -35,7 +36,12 @@ internal static class MetricsExport
         gatewayServices.GetRequiredService<HealthMetrics>();
         gatewayServices.GetRequiredService<EdgeMetrics>();
         gatewayServices.GetRequiredService<AuthMetrics>();
+        gatewayServices.GetRequiredService<ListenerMetrics>();
     }
+
+    /// <summary>Whether the metrics are exported at all (admin listener and <c>metrics</c> on): only then do
+    /// listeners count bytes.</summary>
+    public static bool Exported(GatewayConfig config) => config.Admin.Enabled && config.Metrics.Enabled;
 
     /// <summary>
     /// Adds the OpenTelemetry meter provider with the Prometheus exporter to the admin host. It exports the meter
