@@ -57,7 +57,8 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, RouteModel route)
+    /// <param name="measuredSince">When metrics are recorded by this method (the start timestamp of the request); 0: not here.</param>
+    private async Task ForwardAsync(HttpContext context, RouteModel route, long measuredSince = 0)
     {
         var policy = route.Retry;
         // Retry state only for routes that retry more than never-sent failures: the others allocate what they always did.
@@ -233,12 +234,24 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 return;
             }
         }
+        catch when (measuredSince != 0)
+        {
+            // Kestrel answers 500 when the response has not started.
+            Record(context, route, measuredSince, context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError);
+            measuredSince = 0;
+            throw;
+        }
         finally
         {
             timeout?.Dispose();
             if (sampled)
             {
                 accessLog.Complete(context, feature);
+            }
+
+            if (measuredSince != 0)
+            {
+                Record(context, route, measuredSince, context.Response.StatusCode);
             }
         }
     }
