@@ -19,6 +19,11 @@
 #                                     carry extra environment variables for investigation, e.g.
 #                                     "turnpike-aot:DOTNET_gcConcurrent=1,DOTNET_GCgen0size=400000"; and any
 #                                     turnpike-NAME whose build is in bench/out/turnpike-NAME/ can be listed
+#                                     A Turnpike name ending in "+observed" (e.g. turnpike-aot+observed) runs that
+#                                     build with the admin listener, metrics (GET /metrics) and a sampled access
+#                                     log to a file on; plain turnpike-* runs have all three off. The report then
+#                                     compares each "+observed" proxy with its plain twin (same run).
+#   OBSERVED_SAMPLE_RATE=0.01         access-log sampleRate of "+observed" proxies
 #   QUICK=1                           WARMUP=4 DURATION=3 ROUNDS=1 unless set explicitly; results labelled as such
 #   SKIP_INSTALL=1 SKIP_BUILD=1       reuse installed tools / existing builds in bench/out/
 #   PROXY_CPU=1 LOAD_CPU=0            cores
@@ -36,6 +41,7 @@ DURATION=${DURATION:-10}
 ROUNDS=${ROUNDS:-3}
 CONNS=${CONNS:-"50 1000"}
 PROXIES=${PROXIES:-"turnpike-jit turnpike-aot bare-yarp bare-yarp-inline"}
+OBSERVED_SAMPLE_RATE=${OBSERVED_SAMPLE_RATE:-0.01}
 PROXY_CPU=${PROXY_CPU:-1}
 LOAD_CPU=${LOAD_CPU:-0}
 RESULTS_DIR=${RESULTS_DIR:-$ROOT/bench/results}
@@ -248,17 +254,47 @@ EOF
   "$OUT/turnpike-jit/turnpike" validate "$TMP/turnpike.yaml" >&2 || die "generated Turnpike config is invalid"
 }
 
+# "+observed" variant: admin listener with GET /metrics, and a sampled access log to a file in the temp dir.
+declare -A ADMIN_PORT_OF=()
+write_observed_config() { # name admin-port -> prints the config path
+  local f
+  f=$TMP/turnpike-$(fsafe "$1").yaml
+  sed -e '/^admin:/,/^logging:/d' -e '/^  level: warning$/d' "$TMP/turnpike.yaml" >"$f"
+  cat >>"$f" <<EOF
+admin:
+  address: 127.0.0.1
+  port: $2
+metrics:
+  enabled: true
+logging:
+  level: warning
+  accessLog:
+    path: $TMP/access-$(fsafe "$1").log
+    sampleRate: $OBSERVED_SAMPLE_RATE
+EOF
+  "$OUT/turnpike-jit/turnpike" validate "$f" >&2 || die "generated observed config $f is invalid"
+  printf '%s' "$f"
+}
+
 declare -A PORT_OF=() START_RSS=()
 banner() { grep -m1 -E 'BareYarp listening|Turnpike is running' "$TMP/$(fsafe "$1").log" 2>/dev/null || echo "(no banner)"; }
 start_proxy() {
-  local name=$1 port base=${1%%:*} extra=()
+  local name=$1 port base=${1%%:*} extra=() config=$TMP/turnpike.yaml admin=()
   # "NAME:VAR=value,VAR=value" runs proxy NAME with extra environment variables (investigation variants).
   if [[ $name == *:* ]]; then IFS=, read -r -a extra <<<"${name#*:}"; fi
   free_port port
+  if [[ $base == turnpike-*+observed ]]; then
+    local admin_port
+    free_port admin_port
+    ADMIN_PORT_OF[$name]=$admin_port
+    config=$(write_observed_config "$name" "$admin_port")
+    admin=(--admin-port "$admin_port")
+    base=${base%+observed}
+  fi
   local cmd=()
   case $base in
     # turnpike-jit, turnpike-aot, or any other build put in $OUT/turnpike-<something>/ (e.g. other publish options).
-    turnpike-*) cmd=("$OUT/$base/turnpike" run --config "$TMP/turnpike.yaml" --port "$port") ;;
+    turnpike-*) cmd=("$OUT/$base/turnpike" run --config "$config" --port "$port" "${admin[@]}") ;;
     bare-yarp) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port") ;;
     bare-yarp-inline) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port" --inline) ;;
     *) die "unknown proxy '$name'" ;;
@@ -292,6 +328,18 @@ sample_rss() { # pid seconds outfile: max VmRSS (kB) while the run lasts; bounde
   done
 }
 
+declare -A SCRAPE_NOTE=()
+scrape_metrics() { # name: GET /metrics over bash's /dev/tcp; keeps the requests counter total for the report
+  local name=$1 port=${ADMIN_PORT_OF[$1]} f total
+  f=$TMP/metrics-$(fsafe "$1").txt
+  { exec 4<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || { log "WARNING: cannot connect to $name's admin port"; return 0; }
+  printf 'GET /metrics HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&4
+  timeout 5 cat <&4 >"$f" || true
+  exec 4<&- 4>&-
+  total=$(awk '/^turnpike_requests_total\{/ { s += $NF } END { printf "%.0f", s }' "$f")
+  SCRAPE_NOTE[$name]="last scrape: $(wc -c <"$f") bytes, turnpike_requests_total (sum over series) = $total"
+}
+
 warm_up() {
   local name=$1 port=${PORT_OF[$1]} half=$(( (WARMUP + 1) / 2 ))
   log "warm-up $name: ${half}s at 1000 connections, then $((WARMUP - half))s at 50"
@@ -317,6 +365,7 @@ measure() { # round proxy conns
   local sampler=$!
   BG_PIDS+=("$sampler")
   run_wrk "$port" "$conns" "$DURATION" "$out" || { cat "$out" >&2; die "wrk failed against $name"; }
+  if [[ -n ${ADMIN_PORT_OF[$name]:-} ]]; then scrape_metrics "$name"; fi # inside the measured CPU window
   t1=$(cpu_ticks "$pid"); ctxt_by_tid "$pid" >"$rssf.ctxt1"
   touch "$rssf.stop"; wait "$sampler" 2>/dev/null || true
   local keep=() b
@@ -409,6 +458,34 @@ report() {
         echo "**WARNING: $bad non-2xx responses in measured runs: runs with errors are not valid results.**"
         echo
       fi
+    fi
+    local observed=""
+    for p in $PROXIES; do [[ $p == turnpike-*+observed && " $PROXIES " == *" ${p%+observed} "* ]] && observed+="$p "; done
+    if [[ -n $observed ]]; then
+      echo "## Observability overhead: metrics + sampled access log on / all off (same run, ratio of medians)"
+      echo
+      echo "\"+observed\": admin listener on with \`metrics: {enabled: true}\` (recorded on every request; /metrics scraped"
+      echo "once at the end of each measured run, inside its CPU window) and \`logging.accessLog\` to a file with"
+      echo "\`sampleRate: $OBSERVED_SAMPLE_RATE\`. Plain: admin listener off (nothing listens to the instruments), no access log."
+      echo
+      local h="| variant |" sep="|---|"
+      for c in $CONNS; do h+=" CPU-µs/req @$c on / off | |"; sep+="---:|---|"; done
+      for c in $CONNS; do h+=" req/s @$c on / off |"; sep+="---:|"; done
+      echo "$h"; echo "$sep"
+      for p in $observed; do
+        local line="| $p vs ${p%+observed} |" rr
+        for c in $CONNS; do
+          rr=$(ratio "$(col "$p" "$c" 8)" "$(col "${p%+observed}" "$c" 8)")
+          line+=" $(col "$p" "$c" 8) / $(col "${p%+observed}" "$c" 8) = **$rr** | $(verdict "$rr" 1.05) (≤ 1.05) |"
+        done
+        for c in $CONNS; do line+=" $(ratio "$(col "$p" "$c" 4)" "$(col "${p%+observed}" "$c" 4)") |"; done
+        echo "$line"
+      done
+      echo
+      for p in $observed; do
+        echo "- $p: ${SCRAPE_NOTE[$p]:-no scrape}; access log lines written: $(wc -l <"$TMP/access-$(fsafe "$p").log" 2>/dev/null || echo 0)"
+      done
+      echo
     fi
     echo "## All runs"
     echo

@@ -67,6 +67,7 @@ wait_for "http://127.0.0.1:$port/api/hello" "turnpike-demo-upstream" 20
 wait_for "http://127.0.0.1:$port/api/hello" "x-generation: one" 5
 wait_for "http://127.0.0.1:$admin/readyz" "ready" 5
 wait_for "http://127.0.0.1:$admin/admin/connections" '"perIpLimit": 0' 5
+wait_for "http://127.0.0.1:$admin/metrics" 'turnpike_requests_total{.*route="demo",status_class="2xx"}' 5
 
 echo "== auth (API key)"
 wait_for "http://127.0.0.1:$port/secure/x" "x-turnpike-error: unauthorized" 5

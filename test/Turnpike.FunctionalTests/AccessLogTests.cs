@@ -51,12 +51,15 @@ public sealed class AccessLogTests
             Assert.Equal(10, r.GetProperty("bytes_in").GetInt64());
             Assert.True(r.GetProperty("bytes_out").GetInt64() > 50);
             Assert.True(r.GetProperty("duration_ms").GetDouble() >= 0);
+            // Time in the upstream attempt: part of the whole request's duration.
+            Assert.InRange(r.GetProperty("upstream_ms").GetDouble(), 0, r.GetProperty("duration_ms").GetDouble());
             Assert.Equal("127.0.0.1", r.GetProperty("client").GetString());
             Assert.False(string.IsNullOrEmpty(r.GetProperty("trace_id").GetString()));
 
             using var second = JsonDocument.Parse(lines[1]);
             Assert.Equal(404, second.RootElement.GetProperty("status").GetInt32());
             Assert.Equal("no_route", second.RootElement.GetProperty("error").GetString());
+            Assert.False(second.RootElement.TryGetProperty("upstream_ms", out _)); // no upstream attempt
         }
         finally
         {

@@ -7,7 +7,7 @@ namespace Turnpike.FunctionalTests;
 /// <summary>
 /// CORS and authentication on one route: a browser's preflight carries no credentials, so it is answered before the
 /// auth step (no 401, nothing upstream); the 401 of an actual request without a token still carries the CORS headers,
-/// so the page can read it.
+/// so the page can read it. Both are counted in the request metrics, the 401 also by scheme and reason.
 /// </summary>
 public sealed class CorsAuthTests
 {
@@ -82,5 +82,13 @@ public sealed class CorsAuthTests
         Assert.Equal(HttpStatusCode.OK, authorized.StatusCode);
         Assert.Equal(App, Header(authorized, "Access-Control-Allow-Origin"));
         Assert.Equal(1, backend.Requests);
+
+        // Every request on the route is counted (the preflight, the 401 and the 200), and the 401 by scheme and reason.
+        var metrics = await PrometheusText.ScrapeAsync(gw.Client, new Uri(gw.AdminUrl, "/metrics"));
+        Assert.Equal(1, metrics.Value("turnpike_requests_total", ("route", "api"), ("method", "OPTIONS"), ("status_class", "2xx")));
+        Assert.Equal(1, metrics.Value("turnpike_requests_total", ("route", "api"), ("method", "GET"), ("status_class", "4xx")));
+        Assert.Equal(1, metrics.Value("turnpike_requests_total", ("route", "api"), ("method", "GET"), ("status_class", "2xx")));
+        Assert.Equal(1, metrics.Value("turnpike_auth_failures_total", ("scheme", "users"), ("reason", "missing_credentials")));
+        Assert.Equal(1, metrics.Value("turnpike_auth_successes_total", ("scheme", "users")));
     }
 }

@@ -145,7 +145,7 @@ internal sealed partial class AdminHandler(GatewayState state, TurnpikeServer se
     internal static string RedactRedis(string configuration) =>
         string.Join(",", configuration.Split(',').Select(part => part.TrimStart().StartsWith("password=", StringComparison.OrdinalIgnoreCase) ? "password=" + Redacted : part));
 
-    private bool IsAuthorized(HttpRequest request)
+    internal bool IsAuthorized(HttpRequest request)
     {
         if (_token is null)
         {

@@ -7,6 +7,8 @@ public sealed record GatewayConfig
     public IReadOnlyList<ListenerConfig> Listeners { get; init; } = [];
     public AdminConfig Admin { get; init; } = new();
     public LoggingConfig Logging { get; init; } = new();
+    /// <summary>Prometheus metrics on the admin listener (<c>metrics</c>).</summary>
+    public MetricsConfig Metrics { get; init; } = new();
     public DemoUpstreamConfig? Demo { get; init; }
     public IReadOnlyList<RouteConfig> Routes { get; init; } = [];
     public IReadOnlyList<ClusterConfig> Clusters { get; init; } = [];

@@ -11,7 +11,7 @@ namespace Turnpike.Configuration;
 /// </summary>
 public static partial class YamlConfigReader
 {
-    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis", "corsPolicies", "authSchemes", "tracing"];
+    private static readonly string[] TopKeys = ["server", "listeners", "admin", "logging", "demo", "routes", "clusters", "rateLimits", "redis", "corsPolicies", "authSchemes", "tracing", "metrics"];
     private static readonly string[] ServerKeys = ["drainTimeout", "inlineScheduling", "limits", "connectionLimits"];
     private static readonly string[] LimitKeys =
     [
@@ -108,6 +108,7 @@ public static partial class YamlConfigReader
             Listeners = ReadListeners(top, server.ConnectionLimits),
             Admin = ReadAdmin(top.Child("admin", AdminKeys)),
             Logging = ReadLogging(top.Child("logging", LoggingKeys)),
+            Metrics = ReadMetrics(top.Child("metrics", MetricsKeys)),
             Demo = ReadDemo(top.Child("demo", DemoKeys)),
             Clusters = clusters,
             Routes = ReadRoutes(top, clusterIds),

@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using Microsoft.AspNetCore.Builder;
@@ -17,6 +18,7 @@ using Turnpike.Demo;
 using Turnpike.Forwarding;
 using Turnpike.Logging;
 using Turnpike.Model;
+using Turnpike.Observability;
 using Turnpike.Pipeline;
 
 namespace Turnpike.Hosting;
@@ -86,8 +88,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         builder.Services.AddSingleton<GatewayState>();
         builder.Services.AddSingleton<IUpstreamSender, YarpUpstreamSender>();
         builder.Services.AddSingleton<ProxyHandler>();
-        builder.Services.AddMetrics();
-        builder.Services.AddSingleton<Observability.GatewayMetrics>();
+        builder.Services.AddTurnpikeMetrics();
         builder.Services.AddSingleton(sp => new RecentErrors(sp.GetRequiredService<TimeProvider>()));
         ConfigureServices?.Invoke(builder.Services);
 
@@ -124,6 +125,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             throw new ConfigException(errors);
         }
 
+        MetricsExport.CreateObservedInstruments(gateway.Services);
         var handler = gateway.Services.GetRequiredService<ProxyHandler>();
         RecentErrors = gateway.Services.GetRequiredService<RecentErrors>();
         RequestDelegate app = handler.InvokeAsync;
@@ -133,7 +135,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             app = _tracing.Wrap(app);
         }
 
-        gateway.Run(gateway.Services.GetRequiredService<Observability.GatewayMetrics>().Wrap(app));
+        gateway.Run(app);
 
         if (config.Demo is { } demo)
         {
@@ -154,6 +156,11 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
                 o.AddServerHeader = false;
                 o.Listen(ParseAddress(config.Admin.Address), config.Admin.Port, l => l.Protocols = HttpProtocols.Http1);
             });
+            if (config.Metrics.Enabled)
+            {
+                admin.Services.AddPrometheusExport(config.Metrics, gateway.Services.GetRequiredService<IMeterFactory>());
+            }
+
             _admin = admin.Build();
             var state = _state;
             LiveStats = new Admin.Dashboard.LiveStats(
@@ -163,6 +170,11 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             LiveStats.Start();
             DashboardStream = new Admin.Dashboard.DashboardStream(LiveStats, _state);
             var adminHandler = new AdminHandler(_state, this, config.Admin.Token);
+            if (config.Metrics.Enabled)
+            {
+                _admin.UsePrometheusEndpoint(config.Metrics, adminHandler.IsAuthorized);
+            }
+
             _admin.Run(adminHandler.InvokeAsync);
             await _admin.StartAsync(cancellationToken).ConfigureAwait(false);
             AdminUrl = BoundUrls(_admin).FirstOrDefault();
@@ -305,6 +317,13 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
                         var listenerLimiter = connectionLimiter.ForListener(listener.Name);
                         var logger = o.ApplicationServices.GetRequiredService<ILoggerFactory>().CreateLogger("Turnpike.ConnectionLimits");
                         l.Use(next => new ConnectionLimitMiddleware(next, listenerLimiter, logger).OnConnectionAsync);
+                    }
+
+                    if (MetricsExport.Exported(config))
+                    {
+                        // Wire bytes (before TLS) for turnpike_listener_io_bytes_total.
+                        var bytes = o.ApplicationServices.GetRequiredService<ListenerMetrics>().For(listener.Name);
+                        l.Use(next => new ByteCountingMiddleware(next, bytes).OnConnectionAsync);
                     }
 
                     l.Protocols = listener.Protocols switch

@@ -10,7 +10,8 @@ using Turnpike.Pipeline;
 namespace Turnpike.Logging;
 
 /// <summary>
-/// One JSON line per sampled request (route, cluster, destination, status, duration, bytes in/out). Lines are
+/// One JSON line per sampled request (trace id, client, route, cluster, destination, status, total and upstream
+/// duration, bytes in/out). Lines are
 /// formatted on the request thread and written by a background task, so a slow disk never blocks a request;
 /// when the queue is full, lines are dropped and counted rather than queued without bound.
 /// </summary>
@@ -83,6 +84,11 @@ internal sealed partial class AccessLog : IAsyncDisposable
             }
 
             json.WriteNumber("duration_ms", Math.Round(_time.GetElapsedTime(feature.StartTimestamp).TotalMilliseconds, 3));
+            if (feature.Attempts > 0)
+            {
+                json.WriteNumber("upstream_ms", Math.Round(feature.UpstreamDuration.TotalMilliseconds, 3));
+            }
+
             json.WriteNumber("bytes_in", feature.Counters?.Request.Count ?? 0);
             json.WriteNumber("bytes_out", feature.Counters?.Response.Count ?? 0);
             json.WriteEndObject();

@@ -23,6 +23,9 @@ internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, Clust
 
     public RetryPolicy Retry { get; } = retry;
 
+    /// <summary>The label sets of this route's request metrics, reused by every request.</summary>
+    public Observability.RequestMetricTags MetricTags { get; } = new(config.Id, cluster.Id);
+
     /// <summary>Response-body bandwidth shaping; null (and free) when the route has no <c>bandwidth</c> block.</summary>
     public Bandwidth.BandwidthPolicy? Bandwidth { get; init; }
     /// <summary>The route's rate-limit policies; null when it has none (the request path then skips the check).</summary>

@@ -1,21 +1,19 @@
-using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using Microsoft.AspNetCore.Http;
-using Turnpike.Pipeline;
 
 namespace Turnpike.Observability;
 
 /// <summary>
-/// TEMPORARY minimal recorder of the request instruments of the shared metrics contract (meter "Turnpike":
-/// <c>turnpike.requests</c>, <c>turnpike.request.duration</c>, <c>turnpike.requests.in_flight</c>), so the live
-/// dashboard has something to listen to. The metrics branch replaces this file (and its hook) at merge; nothing
-/// else depends on this class, only on the meter and instrument names.
+/// The request instruments of the gateway, recorded once per request when it completes (the gateway's own
+/// answers too: 404 no route, 429, 502/503/504 …):
+/// <c>turnpike.requests</c> (route, cluster, method, status_class), <c>turnpike.request.duration</c> in seconds
+/// (route, cluster, status_class) and <c>turnpike.requests.in_flight</c>. Label sets come from
+/// <see cref="RequestMetricTags"/>, built per route at config load; nothing here allocates per request.
 /// </summary>
 internal sealed class GatewayMetrics
 {
-    public const string MeterName = "Turnpike";
-    private const string None = "(none)";
-    private static readonly string[] StatusClasses = ["1xx", "1xx", "2xx", "3xx", "4xx", "5xx"];
+    public const string RequestsName = "turnpike.requests";
+    public const string DurationName = "turnpike.request.duration";
+    public const string InFlightName = "turnpike.requests.in_flight";
 
     private readonly Counter<long> _requests;
     private readonly Histogram<double> _duration;
@@ -23,64 +21,45 @@ internal sealed class GatewayMetrics
 
     public GatewayMetrics(IMeterFactory meterFactory)
     {
-        var meter = meterFactory.Create(MeterName);
-        _requests = meter.CreateCounter<long>("turnpike.requests", "{request}", "Requests handled by the gateway.");
-        _duration = meter.CreateHistogram<double>("turnpike.request.duration", "s", "Time from request start to response end.");
-        _inFlight = meter.CreateUpDownCounter<long>("turnpike.requests.in_flight", "{request}", "Requests being handled.");
+        var meter = meterFactory.Create(TurnpikeMeter.Name);
+        _requests = meter.CreateCounter<long>(RequestsName, "{request}", "Requests the gateway answered, by route, cluster, method and status class.");
+        _duration = meter.CreateHistogram(
+            DurationName,
+            "s",
+            "Time from the request reaching the gateway to the end of its response.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TurnpikeMeter.DurationBuckets });
+        _inFlight = meter.CreateUpDownCounter<long>(InFlightName, "{request}", "Requests the gateway is working on.");
     }
 
-    /// <summary>Wraps the request delegate: one recording per request when it completes.</summary>
-    public RequestDelegate Wrap(RequestDelegate next) => context =>
+    /// <summary>Whether anything listens (a scrape endpoint, the dashboard); when not, the request path skips all of this.</summary>
+    public bool Enabled => _requests.Enabled || _duration.Enabled || _inFlight.Enabled;
+
+    public void RequestStarted()
     {
-        var started = Stopwatch.GetTimestamp();
-        _inFlight.Add(1);
-        Task task;
-        try
+        if (_inFlight.Enabled)
         {
-            task = next(context);
-        }
-        catch
-        {
-            Record(context, started, 500);
-            throw;
-        }
-
-        if (task.IsCompletedSuccessfully)
-        {
-            Record(context, started, context.Response.StatusCode);
-            return Task.CompletedTask;
-        }
-
-        return Awaited(task, context, started);
-    };
-
-    private async Task Awaited(Task task, HttpContext context, long started)
-    {
-        try
-        {
-            await task.ConfigureAwait(false);
-        }
-        finally
-        {
-            Record(context, started, context.Response.StatusCode);
+            _inFlight.Add(1);
         }
     }
 
-    private void Record(HttpContext context, long started, int status)
+    /// <summary>Ends a request: <paramref name="tags"/> are the route's (or <see cref="RequestMetricTags.Unmatched"/>).</summary>
+    public void RequestCompleted(RequestMetricTags tags, string method, int status, TimeSpan elapsed)
     {
-        _inFlight.Add(-1);
-        var feature = context.Features.Get<IGatewayRequestFeature>();
-        var route = feature?.RouteId ?? None;
-        var cluster = feature?.ClusterId ?? None;
-        var statusClass = StatusClasses[Math.Clamp(status / 100, 1, 5)];
-        var method = HttpMethods.GetCanonicalizedValue(context.Request.Method) switch
+        if (_inFlight.Enabled)
         {
-            var m when ReferenceEquals(m, HttpMethods.Get) || ReferenceEquals(m, HttpMethods.Post) || ReferenceEquals(m, HttpMethods.Put)
-                || ReferenceEquals(m, HttpMethods.Delete) || ReferenceEquals(m, HttpMethods.Head) || ReferenceEquals(m, HttpMethods.Options)
-                || ReferenceEquals(m, HttpMethods.Patch) || ReferenceEquals(m, HttpMethods.Trace) || ReferenceEquals(m, HttpMethods.Connect) => m,
-            _ => "OTHER",
-        };
-        _requests.Add(1, new("route", route), new("cluster", cluster), new("method", method), new("status_class", statusClass));
-        _duration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, new("route", route), new("cluster", cluster), new("status_class", statusClass));
+            _inFlight.Add(-1);
+        }
+
+        var statusClass = TurnpikeMeter.StatusClassIndex(status);
+        if (_requests.Enabled)
+        {
+            _requests.Add(1, tags.ForRequests(RequestMethods.IndexOf(method), statusClass));
+        }
+
+        if (_duration.Enabled)
+        {
+            _duration.Record(elapsed.TotalSeconds, tags.ForDuration(statusClass));
+        }
     }
 }

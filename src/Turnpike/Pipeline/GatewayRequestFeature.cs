@@ -34,6 +34,9 @@ internal class GatewayRequestFeature : IGatewayRequestFeature
 
     public Logging.CountingStreams? Counters { get; set; }
 
+    /// <summary>Time spent in upstream attempts so far (all attempts together), for the access log's <c>upstream_ms</c>.</summary>
+    public TimeSpan UpstreamDuration { get; set; }
+
     /// <summary>When the current attempt's response headers arrived (0: not yet); set only for clusters with adaptive concurrency.</summary>
     public long ResponseHeadersTimestamp { get; set; }
 

@@ -6,6 +6,7 @@ using Turnpike.Concurrency;
 using Turnpike.Forwarding;
 using Turnpike.Logging;
 using Turnpike.Model;
+using Turnpike.Observability;
 using Turnpike.Retries;
 
 namespace Turnpike.Pipeline;
@@ -17,12 +18,17 @@ namespace Turnpike.Pipeline;
 /// within the cluster's <see cref="RetryBudget"/>. It reads the runtime model once per request, so a reload never
 /// changes the route or cluster under a running request.
 /// </summary>
-internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender sender, AccessLog accessLog, TimeProvider time, ILogger<ProxyHandler> logger)
+internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender sender, AccessLog accessLog, TimeProvider time, ILogger<ProxyHandler> logger, GatewayMetrics metrics, UpstreamMetrics upstreamMetrics)
 {
     public Task InvokeAsync(HttpContext context)
     {
         var snapshot = state.Current;
         var route = snapshot.Routes.Match(context.Request);
+        return metrics.Enabled ? InvokeMeasured(context, route) : Dispatch(context, route);
+    }
+
+    private Task Dispatch(HttpContext context, RouteModel? route)
+    {
         if (route is null)
         {
             return Reject(context, null, GatewayErrorCode.NoRoute);
@@ -62,7 +68,8 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         }
     }
 
-    private async Task ForwardAsync(HttpContext context, RouteModel route)
+    /// <param name="measuredSince">When metrics are recorded by this method (the start timestamp of the request); 0: not here.</param>
+    private async Task ForwardAsync(HttpContext context, RouteModel route, long measuredSince = 0)
     {
         var policy = route.Retry;
         // Retry state only for routes that retry more than never-sent failures: the others allocate what they always did.
@@ -159,7 +166,10 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 // verdict feeds outlier detection and the breaker, the elapsed time latency-aware balancing.
                 var status = result.Status;
                 var verdict = Verdict(result, status);
-                destination.OnEnd(verdict, time.GetElapsedTime(started));
+                var elapsed = time.GetElapsedTime(started);
+                destination.OnEnd(verdict, elapsed);
+                feature.UpstreamDuration += elapsed;
+                upstreamMetrics.Attempt(cluster.Id, destination.Id, result, elapsed);
                 // The limiter's sample is time to response headers when they came, else the whole attempt.
                 limiter?.Release(started, time.GetElapsedTime(started, feature.ResponseHeadersTimestamp is > 0 and var headers ? headers : time.GetTimestamp()), Limits.OutcomeOf(verdict));
 
@@ -168,6 +178,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                     // Held back by the RetryingTransformer, which already took the retry from the budget.
                     var delay = retry.RetryAfter ?? policy.Backoff.Next(attempt);
                     LogRetryingStatus(logger, route.Id, attempt, destination.Id, status, delay.TotalMilliseconds);
+                    upstreamMetrics.Retry(cluster.Id, "status");
                     previous = destination;
                     if (!await PrepareRetryAsync(context, feature, retry, body, delay, token).ConfigureAwait(false))
                     {
@@ -195,6 +206,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                         {
                             // Nothing reached an upstream: fail over at once, outside the budget.
                             LogRetrying(logger, route.Id, destination.Id, ErrorResponses.ReasonOf(result.Error));
+                            upstreamMetrics.Retry(cluster.Id, trigger == RetryTrigger.Refused ? "refused" : "connect_failure");
                             previous = destination;
                             if (!await PrepareRetryAsync(context, feature, retry, body, TimeSpan.Zero, token).ConfigureAwait(false))
                             {
@@ -208,6 +220,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                         {
                             var delay = policy.Backoff.Next(attempt);
                             LogRetryingFailure(logger, route.Id, attempt, destination.Id, ErrorResponses.ReasonOf(result.Error), delay.TotalMilliseconds);
+                            upstreamMetrics.Retry(cluster.Id, trigger == RetryTrigger.Timeout ? "timeout" : "reset");
                             previous = destination;
                             if (!await PrepareRetryAsync(context, feature, retry, body, delay, token).ConfigureAwait(false))
                             {
@@ -232,12 +245,24 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 return;
             }
         }
+        catch when (measuredSince != 0)
+        {
+            // Kestrel answers 500 when the response has not started.
+            Record(context, route, measuredSince, context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError);
+            measuredSince = 0;
+            throw;
+        }
         finally
         {
             timeout?.Dispose();
             if (sampled)
             {
                 accessLog.Complete(context, feature);
+            }
+
+            if (measuredSince != 0)
+            {
+                Record(context, route, measuredSince, context.Response.StatusCode);
             }
         }
     }

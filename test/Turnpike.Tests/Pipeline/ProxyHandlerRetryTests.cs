@@ -69,12 +69,13 @@ public sealed class ProxyHandlerRetryTests
             + string.Join("\n", clusterExtra.Split('\n').Select(l => "    " + l)) + "\n";
         var result = YamlConfigReader.Read(yaml, "h.yaml");
         Assert.Empty(result.Errors);
-        var services = new ServiceCollection().AddLogging().AddTurnpikeForwarding().BuildServiceProvider();
+        var services = new ServiceCollection().AddLogging().AddMetrics().AddTurnpikeForwarding().BuildServiceProvider();
         var builder = new RuntimeModelBuilder(services.GetRequiredService<ITransformBuilder>(), _time);
         var state = new GatewayState(builder, ConfigSource.Embedded(), NullLogger<GatewayState>.Instance);
         Assert.Empty(state.Initialize(result.Config));
         var accessLog = new AccessLog(new AccessLogConfig(), _time, NullLogger<AccessLog>.Instance);
-        return new ProxyHandler(state, sender, accessLog, _time, NullLogger<ProxyHandler>.Instance);
+        var meters = services.GetRequiredService<System.Diagnostics.Metrics.IMeterFactory>();
+        return new ProxyHandler(state, sender, accessLog, _time, NullLogger<ProxyHandler>.Instance, new Turnpike.Observability.GatewayMetrics(meters), new Turnpike.Observability.UpstreamMetrics(meters));
     }
 
     private static DefaultHttpContext Request(string method = "GET")

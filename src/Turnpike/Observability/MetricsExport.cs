@@ -1,0 +1,117 @@
+using System.Diagnostics.Metrics;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.DependencyInjection;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using Turnpike.Configuration;
+
+namespace Turnpike.Observability;
+
+/// <summary>
+/// Registration of the gateway's instruments, and the Prometheus scrape endpoint on the admin listener
+/// (OpenTelemetry's Prometheus exporter).
+/// </summary>
+internal static class MetricsExport
+{
+    private const string KestrelMeter = "Microsoft.AspNetCore.Server.Kestrel";
+    private const string RuntimeMeter = "System.Runtime";
+
+    /// <summary>The gateway host's instruments: one meter "Turnpike" through <see cref="IMeterFactory"/>, one class per area.</summary>
+    public static IServiceCollection AddTurnpikeMetrics(this IServiceCollection services)
+    {
+        services.AddMetrics();
+        services.AddSingleton<GatewayMetrics>();
+        services.AddSingleton<UpstreamMetrics>();
+        services.AddSingleton<HealthMetrics>();
+        services.AddSingleton<EdgeMetrics>();
+        services.AddSingleton<AuthMetrics>();
+        services.AddSingleton<ListenerMetrics>();
+        return services;
+    }
+
+    /// <summary>Creates the instruments that are only observed (read at scrape time), so they exist before the first scrape.</summary>
+    public static void CreateObservedInstruments(IServiceProvider gatewayServices)
+    {
+        gatewayServices.GetRequiredService<HealthMetrics>();
+        gatewayServices.GetRequiredService<EdgeMetrics>();
+        gatewayServices.GetRequiredService<AuthMetrics>();
+        gatewayServices.GetRequiredService<ListenerMetrics>();
+    }
+
+    /// <summary>Whether the metrics are exported at all (admin listener and <c>metrics</c> on): only then do
+    /// listeners count bytes.</summary>
+    public static bool Exported(GatewayConfig config) => config.Admin.Enabled && config.Metrics.Enabled;
+
+    /// <summary>
+    /// Adds the OpenTelemetry meter provider with the Prometheus exporter to the admin host. It exports the meter
+    /// "Turnpike" and Kestrel's connection instruments of the gateway host only (<paramref name="gatewayMeters"/>:
+    /// other hosts in the process, such as the admin listener itself or other gateways in tests, are left out),
+    /// plus the runtime's "System.Runtime" meter when <see cref="MetricsConfig.Runtime"/> is on.
+    /// </summary>
+    public static void AddPrometheusExport(this IServiceCollection adminServices, MetricsConfig config, IMeterFactory gatewayMeters)
+    {
+        adminServices.AddOpenTelemetry().WithMetrics(metrics =>
+        {
+            metrics.ConfigureResource(resource => resource.AddService("turnpike"));
+            metrics.AddMeter(TurnpikeMeter.Name, KestrelMeter);
+            if (config.Runtime)
+            {
+                metrics.AddMeter(RuntimeMeter);
+            }
+
+            metrics.AddView(instrument => Select(instrument, gatewayMeters));
+            metrics.AddPrometheusExporter(o =>
+            {
+                o.ScrapeEndpointPath = config.Path;
+                // Every scrape sees the counters as they are now (the default caches a response for 300 ms).
+                o.ScrapeResponseCacheDurationMilliseconds = 0;
+            });
+        });
+    }
+
+    /// <summary>
+    /// Which instruments are exported, and under which name. Instruments of other meter factories with the same
+    /// meter names are dropped, not merged. Three runtime gauges end in "count", which Prometheus reserves for
+    /// histograms and summaries (<c>promtool check metrics</c> refuses them), so they are renamed.
+    /// </summary>
+    private static MetricStreamConfiguration? Select(Instrument instrument, IMeterFactory gatewayMeters)
+    {
+        if (instrument.Meter.Name == RuntimeMeter)
+        {
+            return instrument.Name switch
+            {
+                "dotnet.assembly.count" => new MetricStreamConfiguration { Name = "dotnet.assemblies" },
+                "dotnet.process.cpu.count" => new MetricStreamConfiguration { Name = "dotnet.process.cpus" },
+                "dotnet.timer.count" => new MetricStreamConfiguration { Name = "dotnet.timers" },
+                _ => null,
+            };
+        }
+
+        return ReferenceEquals(instrument.Meter.Scope, gatewayMeters) ? null : MetricStreamConfiguration.Drop;
+    }
+
+    /// <summary>
+    /// Serves the scrape endpoint at <see cref="MetricsConfig.Path"/>. When the admin listener has a token, the
+    /// endpoint asks for it like <c>/admin/*</c> (Prometheus: <c>authorization: { credentials: … }</c>).
+    /// </summary>
+    public static void UsePrometheusEndpoint(this WebApplication admin, MetricsConfig config, Func<HttpRequest, bool> isAuthorized)
+    {
+        admin.UseOpenTelemetryPrometheusScrapingEndpoint(
+            meterProvider: null,
+            predicate: null,
+            path: config.Path,
+            configureBranchedPipeline: branch => branch.Use(next => context =>
+            {
+                if (isAuthorized(context.Request))
+                {
+                    return next(context);
+                }
+
+                context.Response.StatusCode = StatusCodes.Status401Unauthorized;
+                context.Response.Headers.WWWAuthenticate = "Bearer realm=\"turnpike-admin\"";
+                return context.Response.WriteAsync("unauthorized\n");
+            }),
+            optionsName: null);
+    }
+}

@@ -1,0 +1,61 @@
+using Microsoft.AspNetCore.Http;
+using Turnpike.Model;
+using Turnpike.Observability;
+
+namespace Turnpike.Pipeline;
+
+/// <summary>The request instruments around the whole request path (<see cref="GatewayMetrics"/>), taken only while something listens.</summary>
+internal sealed partial class ProxyHandler
+{
+    private Task InvokeMeasured(HttpContext context, RouteModel? route)
+    {
+        var started = time.GetTimestamp();
+        metrics.RequestStarted();
+        if (route is { RateLimits: null, Cors: null, Auth: null } && RequestHeaderValidator.AreForwardable(context.Request.Headers))
+        {
+            // The common case: ForwardAsync records the request in its own finally, so no second async layer
+            // (state machine box, continuation) is added per request.
+            return ForwardAsync(context, route, started);
+        }
+
+        // The gateway's own answers and rate-limited routes: measured around the whole step.
+        Task task;
+        try
+        {
+            task = Dispatch(context, route);
+        }
+        catch
+        {
+            Record(context, route, started, StatusCodes.Status500InternalServerError);
+            throw;
+        }
+
+        if (task.IsCompletedSuccessfully)
+        {
+            // A synchronous answer (a local 429, a gateway error written at once): no state machine.
+            Record(context, route, started, context.Response.StatusCode);
+            return task;
+        }
+
+        return AwaitMeasured(task, context, route, started);
+    }
+
+    private async Task AwaitMeasured(Task task, HttpContext context, RouteModel? route, long started)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch
+        {
+            // Kestrel answers an unhandled exception with 500 when the response has not started.
+            Record(context, route, started, context.Response.HasStarted ? context.Response.StatusCode : StatusCodes.Status500InternalServerError);
+            throw;
+        }
+
+        Record(context, route, started, context.Response.StatusCode);
+    }
+
+    private void Record(HttpContext context, RouteModel? route, long started, int status) =>
+        metrics.RequestCompleted(route?.MetricTags ?? RequestMetricTags.Unmatched, context.Request.Method, status, time.GetElapsedTime(started));
+}
