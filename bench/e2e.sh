@@ -24,6 +24,10 @@
 #                                     log to a file on; plain turnpike-* runs have all three off. The report then
 #                                     compares each "+observed" proxy with its plain twin (same run).
 #   OBSERVED_SAMPLE_RATE=0.01         access-log sampleRate of "+observed" proxies
+#                                     A Turnpike name ending in "+jwt" runs that build with JWT validation (HS256
+#                                     secret, validated-token cache on) on the route; the report compares it with
+#                                     its plain twin. wrk sends the same bearer token to every proxy, so the
+#                                     requests are identical and only the validation differs.
 #   QUICK=1                           WARMUP=4 DURATION=3 ROUNDS=1 unless set explicitly; results labelled as such
 #   SKIP_INSTALL=1 SKIP_BUILD=1       reuse installed tools / existing builds in bench/out/
 #   PROXY_CPU=1 LOAD_CPU=0            cores
@@ -276,6 +280,25 @@ EOF
   printf '%s' "$f"
 }
 
+# "+jwt" variant: the route requires a JWT (HS256 shared secret); BENCH_TOKEN is a valid token for it, minted here.
+JWT_SECRET=bench-e2e-shared-secret-0123456789abcdef
+b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
+BENCH_TOKEN=$(
+  h=$(printf '%s' '{"alg":"HS256","typ":"JWT"}' | b64url)
+  p=$(printf '{"sub":"bench","iss":"bench-e2e","exp":%d}' $(( $(date +%s) + 86400 )) | b64url)
+  sig=$(printf '%s' "$h.$p" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
+  printf '%s.%s.%s' "$h" "$p" "$sig"
+)
+write_jwt_config() { # name -> prints the config path
+  local f
+  f=$TMP/turnpike-$(fsafe "$1").yaml
+  awk '{ print } $0 == "    cluster: backend" { print "    auth: { schemes: [bench] }" }' "$TMP/turnpike.yaml" >"$f"
+  printf 'authSchemes:\n  bench: { type: jwt, issuer: bench-e2e, secret: "%s" }\n' "$JWT_SECRET" >>"$f"
+  "$OUT/turnpike-jit/turnpike" validate "$f" >&2 || die "generated jwt config $f is invalid"
+  grep -q 'schemes: \[bench\]' "$f" || die "generated jwt config $f has no auth on the route"
+  printf '%s' "$f"
+}
+
 declare -A PORT_OF=() START_RSS=()
 banner() { grep -m1 -E 'BareYarp listening|Turnpike is running' "$TMP/$(fsafe "$1").log" 2>/dev/null || echo "(no banner)"; }
 start_proxy() {
@@ -290,6 +313,9 @@ start_proxy() {
     config=$(write_observed_config "$name" "$admin_port")
     admin=(--admin-port "$admin_port")
     base=${base%+observed}
+  elif [[ $base == turnpike-*+jwt ]]; then
+    config=$(write_jwt_config "$name")
+    base=${base%+jwt}
   fi
   local cmd=()
   case $base in
@@ -315,7 +341,7 @@ start_proxy() {
 # Load.
 RAW=""   # tab-separated: round proxy conns rps requests p50 p99 cpu_us_req rss_max_kb hwm_kb non2xx sockerr ctxt_per_req
 run_wrk() { # port conns seconds outfile
-  taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"$3"s --timeout 5s --latency "http://127.0.0.1:$1/" >"$4" 2>&1
+  taskset -c "$LOAD_CPU" wrk -t1 -c"$2" -d"$3"s --timeout 5s --latency -H "Authorization: Bearer $BENCH_TOKEN" "http://127.0.0.1:$1/" >"$4" 2>&1
 }
 
 sample_rss() { # pid seconds outfile: max VmRSS (kB) while the run lasts; bounded by the deadline
@@ -484,6 +510,28 @@ report() {
       echo
       for p in $observed; do
         echo "- $p: ${SCRAPE_NOTE[$p]:-no scrape}; access log lines written: $(wc -l <"$TMP/access-$(fsafe "$p").log" 2>/dev/null || echo 0)"
+      done
+      echo
+    fi
+    local jwt=""
+    for p in $PROXIES; do [[ $p == turnpike-*+jwt && " $PROXIES " == *" ${p%+jwt} "* ]] && jwt+="$p "; done
+    if [[ -n $jwt ]]; then
+      echo "## JWT validation overhead: auth on (warm token cache) − off (same run, medians)"
+      echo
+      echo "\"+jwt\": the route requires a JWT (\`type: jwt\`, HS256 secret, default token cache); every wrk request carries"
+      echo "the same valid token, so after the first request each one is a cache hit. Plain: no \`auth\` (the header is forwarded)."
+      echo
+      local h="| variant |" sep="|---|"
+      for c in $CONNS; do h+=" CPU-µs/req @$c on − off | |"; sep+="---:|---|"; done
+      echo "$h"; echo "$sep"
+      for p in $jwt; do
+        local line="| $p vs ${p%+jwt} |" on off d
+        for c in $CONNS; do
+          on=$(col "$p" "$c" 8); off=$(col "${p%+jwt}" "$c" 8)
+          d=$(awk -v a="$on" -v b="$off" 'BEGIN { printf "%.2f", a - b }')
+          line+=" $on − $off = **$d** | $(awk -v d="$d" 'BEGIN { print (d <= 2.0) ? "met" : "not met" }') (≤ 2 µs) |"
+        done
+        echo "$line"
       done
       echo
     fi
