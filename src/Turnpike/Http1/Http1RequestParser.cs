@@ -116,6 +116,8 @@ internal sealed class Http1RequestParser : IDisposable
                     consumed = rest.Start;
                     if (line.IsEmpty)
                     {
+                        // The body or a pipelined message may follow: nothing beyond the head was examined.
+                        examined = consumed;
                         return FinishHead();
                     }
 
@@ -135,6 +137,7 @@ internal sealed class Http1RequestParser : IDisposable
                 }
 
                 case State.Complete:
+                    examined = consumed;
                     return Http1ParseResult.Complete;
 
                 default:

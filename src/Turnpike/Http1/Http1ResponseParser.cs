@@ -97,6 +97,8 @@ internal sealed class Http1ResponseParser : IDisposable
                     consumed = rest.Start;
                     if (line.IsEmpty)
                     {
+                        // The body or a pipelined message may follow: nothing beyond the head was examined.
+                        examined = consumed;
                         return FinishHead();
                     }
 
@@ -116,6 +118,7 @@ internal sealed class Http1ResponseParser : IDisposable
                 }
 
                 case State.Complete:
+                    examined = consumed;
                     return Http1ParseResult.Complete;
 
                 default:

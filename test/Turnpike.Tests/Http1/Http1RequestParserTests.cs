@@ -93,7 +93,8 @@ public sealed class Http1RequestParserTests
         var handler = new RecordingRequestHandler(log);
         var seq = new System.Buffers.ReadOnlySequence<byte>(bytes);
         parser.Reset();
-        Assert.Equal(Http1ParseStatus.Complete, parser.Parse(ref handler, seq, out var consumed, out _).Status);
+        Assert.Equal(Http1ParseStatus.Complete, parser.Parse(ref handler, seq, out var consumed, out var examined).Status);
+        Assert.Equal(consumed, examined); // the next request is already there: a pipe must not wait for more bytes
         seq = seq.Slice(consumed);
         parser.Reset();
         Assert.Equal(Http1ParseStatus.Complete, parser.Parse(ref handler, seq, out consumed, out _).Status);
@@ -107,6 +108,12 @@ public sealed class Http1RequestParserTests
         var outcome = Parse("GET / HTTP/1.1\r\nHost: exa");
         Assert.Equal(Http1ParseStatus.NeedMoreData, outcome.Status);
         Assert.Equal("GET / HTTP/1.1\r\n".Length, outcome.Consumed);
+        using var parser = new Http1RequestParser(Http1Limits.Default);
+        var handler = new RecordingRequestHandler(new System.Text.StringBuilder());
+        var seq = new System.Buffers.ReadOnlySequence<byte>(Bytes("GET / HTTP/1.1\r\nHost: exa"));
+        parser.Reset();
+        parser.Parse(ref handler, seq, out _, out var examined);
+        Assert.Equal(seq.End, examined);
     }
 
     [Theory]
