@@ -71,7 +71,28 @@ internal static class Http1LineReader
         return Finish(ref buffer, span, lf.Value, out line);
     }
 
-    private static Http1LineStatus Finish(ref ReadOnlySequence<byte> buffer, ReadOnlySpan<byte> withCr, SequencePosition lf, out ReadOnlySpan<byte> line)
+    /// <summary>The same over one contiguous span: <paramref name="offset"/> is advanced past the line and its CRLF.</summary>
+    public static Http1LineStatus TryReadLine(ReadOnlySpan<byte> span, ref int offset, int maxLength, out ReadOnlySpan<byte> line)
+    {
+        line = default;
+        ReadOnlySpan<byte> rest = span[offset..];
+        long window = Math.Min(rest.Length, (long)maxLength + 2);
+        int index = rest[..(int)window].IndexOf((byte)'\n');
+        if (index < 0)
+        {
+            return window == (long)maxLength + 2 ? Http1LineStatus.TooLong : Http1LineStatus.NeedMoreData;
+        }
+
+        Http1LineStatus status = Check(rest[..index], out line);
+        if (status == Http1LineStatus.Line)
+        {
+            offset += index + 1;
+        }
+
+        return status;
+    }
+
+    private static Http1LineStatus Check(ReadOnlySpan<byte> withCr, out ReadOnlySpan<byte> line)
     {
         line = default;
         if (withCr.IsEmpty || withCr[^1] != (byte)'\r')
@@ -85,8 +106,18 @@ internal static class Http1LineReader
             return Http1LineStatus.BareCarriageReturn;
         }
 
-        buffer = buffer.Slice(buffer.GetPosition(1, lf));
         line = content;
         return Http1LineStatus.Line;
+    }
+
+    private static Http1LineStatus Finish(ref ReadOnlySequence<byte> buffer, ReadOnlySpan<byte> withCr, SequencePosition lf, out ReadOnlySpan<byte> line)
+    {
+        Http1LineStatus status = Check(withCr, out line);
+        if (status == Http1LineStatus.Line)
+        {
+            buffer = buffer.Slice(buffer.GetPosition(1, lf));
+        }
+
+        return status;
     }
 }

@@ -62,88 +62,49 @@ internal sealed class Http1RequestParser : IDisposable
 
     /// <summary>Parses as much of the request head as <paramref name="buffer"/> holds.</summary>
     /// <param name="consumed">The end of the last complete line: the caller advances its reader to here.</param>
-    /// <param name="examined">Everything was looked at: wait for more bytes before calling again.</param>
+    /// <param name="examined">On NeedMoreData everything was looked at (wait for more bytes); else equal to <paramref name="consumed"/>.</param>
     public Http1ParseResult Parse<THandler>(ref THandler handler, in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out SequencePosition examined)
         where THandler : IHttp1RequestHandler
     {
-        ReadOnlySequence<byte> rest = buffer;
-        consumed = buffer.Start;
-        examined = buffer.End;
-        while (true)
+        if (_state >= State.Complete)
         {
-            switch (_state)
-            {
-                case State.RequestLine:
-                {
-                    long before = rest.Length;
-                    var status = Http1LineReader.TryReadLine(ref rest, _limits.MaxRequestLineLength, ref _scratch, out ReadOnlySpan<byte> line);
-                    if (status != Http1LineStatus.Line)
-                    {
-                        return LineFailure(status, 414, Http1Error.RequestLineTooLong);
-                    }
-
-                    _headLength += (int)(before - rest.Length);
-                    consumed = rest.Start;
-                    if (line.IsEmpty && !_skippedEmptyLine)
-                    {
-                        // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
-                        _skippedEmptyLine = true;
-                        continue;
-                    }
-
-                    Http1Error error = ParseRequestLine(ref handler, line, out int statusCode);
-                    if (error != Http1Error.None)
-                    {
-                        return Fail(statusCode, error);
-                    }
-
-                    _state = State.Headers;
-                    break;
-                }
-
-                case State.Headers:
-                {
-                    long before = rest.Length;
-                    int maxLine = Math.Max(0, _limits.MaxHeaderBytes - _headerBytes - 2);
-                    var status = Http1LineReader.TryReadLine(ref rest, maxLine, ref _scratch, out ReadOnlySpan<byte> line);
-                    if (status != Http1LineStatus.Line)
-                    {
-                        return LineFailure(status, 431, Http1Error.HeadersTooLarge);
-                    }
-
-                    int lineBytes = (int)(before - rest.Length);
-                    _headLength += lineBytes;
-                    consumed = rest.Start;
-                    if (line.IsEmpty)
-                    {
-                        // The body or a pipelined message may follow: nothing beyond the head was examined.
-                        examined = consumed;
-                        return FinishHead();
-                    }
-
-                    _headerBytes += lineBytes;
-                    if (++_headerCount > _limits.MaxHeaderCount)
-                    {
-                        return Fail(431, Http1Error.TooManyHeaders);
-                    }
-
-                    Http1Error error = OnFieldLine(ref handler, line);
-                    if (error != Http1Error.None)
-                    {
-                        return Fail(400, error);
-                    }
-
-                    break;
-                }
-
-                case State.Complete:
-                    examined = consumed;
-                    return Http1ParseResult.Complete;
-
-                default:
-                    return Fail(400, Http1Error.InvalidRequestLine);
-            }
+            consumed = examined = buffer.Start;
+            return _state == State.Complete ? Http1ParseResult.Complete : Http1ParseResult.Fail(400, Http1Error.InvalidRequestLine);
         }
+
+        Http1ParseResult result;
+        Http1LineStatus status;
+        if (buffer.IsSingleSegment)
+        {
+            // Fast path (the usual case: a head that arrived in one read): offsets into one span.
+            ReadOnlySpan<byte> span = buffer.FirstSpan;
+            int offset = 0;
+            do
+            {
+                int start = offset;
+                status = Http1LineReader.TryReadLine(span, ref offset, MaxLineLength(), out ReadOnlySpan<byte> line);
+                result = status == Http1LineStatus.Line ? OnLine(ref handler, line, offset - start) : LineFailure(status);
+            }
+            while (status == Http1LineStatus.Line && result.Status == Http1ParseStatus.NeedMoreData);
+
+            consumed = buffer.GetPosition(offset);
+        }
+        else
+        {
+            ReadOnlySequence<byte> rest = buffer;
+            do
+            {
+                long before = rest.Length;
+                status = Http1LineReader.TryReadLine(ref rest, MaxLineLength(), ref _scratch, out ReadOnlySpan<byte> line);
+                result = status == Http1LineStatus.Line ? OnLine(ref handler, line, (int)(before - rest.Length)) : LineFailure(status);
+            }
+            while (status == Http1LineStatus.Line && result.Status == Http1ParseStatus.NeedMoreData);
+
+            consumed = rest.Start;
+        }
+
+        examined = result.Status == Http1ParseStatus.NeedMoreData ? buffer.End : consumed;
+        return result;
     }
 
     public void Dispose()
@@ -155,13 +116,67 @@ internal sealed class Http1RequestParser : IDisposable
         }
     }
 
-    private Http1ParseResult LineFailure(Http1LineStatus status, int tooLongStatus, Http1Error tooLongError) => status switch
+    private int MaxLineLength() => _state == State.RequestLine
+        ? _limits.MaxRequestLineLength
+        : Math.Max(0, _limits.MaxHeaderBytes - _headerBytes - 2);
+
+    private Http1ParseResult LineFailure(Http1LineStatus status) => status switch
     {
         Http1LineStatus.NeedMoreData => Http1ParseResult.NeedMoreData,
-        Http1LineStatus.TooLong => Fail(tooLongStatus, tooLongError),
+        Http1LineStatus.TooLong when _state == State.RequestLine => Fail(414, Http1Error.RequestLineTooLong),
+        Http1LineStatus.TooLong => Fail(431, Http1Error.HeadersTooLarge),
         Http1LineStatus.BareLineFeed => Fail(400, Http1Error.BareLineFeed),
         _ => Fail(400, Http1Error.BareCarriageReturn),
     };
+
+    /// <summary>One complete line (without CRLF). NeedMoreData means "line taken, go on".</summary>
+    private Http1ParseResult OnLine<THandler>(ref THandler handler, ReadOnlySpan<byte> line, int lineBytes)
+        where THandler : IHttp1RequestHandler
+    {
+        switch (_state)
+        {
+            case State.RequestLine:
+            {
+                _headLength += lineBytes;
+                if (line.IsEmpty && !_skippedEmptyLine)
+                {
+                    // RFC 9112 §2.2: a server SHOULD ignore at least one empty line before the request line.
+                    _skippedEmptyLine = true;
+                    return Http1ParseResult.NeedMoreData;
+                }
+
+                Http1Error error = ParseRequestLine(ref handler, line, out int statusCode);
+                if (error != Http1Error.None)
+                {
+                    return Fail(statusCode, error);
+                }
+
+                _state = State.Headers;
+                return Http1ParseResult.NeedMoreData;
+            }
+
+            case State.Headers:
+            {
+                _headLength += lineBytes;
+                if (line.IsEmpty)
+                {
+                    return FinishHead();
+                }
+
+                _headerBytes += lineBytes;
+                if (++_headerCount > _limits.MaxHeaderCount)
+                {
+                    return Fail(431, Http1Error.TooManyHeaders);
+                }
+
+                Http1Error error = OnFieldLine(ref handler, line);
+                return error == Http1Error.None ? Http1ParseResult.NeedMoreData : Fail(400, error);
+            }
+
+            default:
+                return Http1ParseResult.Fail(400, Http1Error.InvalidRequestLine);
+        }
+    }
 
     private Http1ParseResult Fail(int statusCode, Http1Error error)
     {
