@@ -51,80 +51,48 @@ internal sealed class Http1ResponseParser : IDisposable
         _info = default;
     }
 
+    /// <summary>Parses as much of the response head as <paramref name="buffer"/> holds (see <see cref="Http1RequestParser.Parse"/>).</summary>
     public Http1ParseResult Parse<THandler>(ref THandler handler, in ReadOnlySequence<byte> buffer, out SequencePosition consumed, out SequencePosition examined)
         where THandler : IHttp1ResponseHandler
     {
-        ReadOnlySequence<byte> rest = buffer;
-        consumed = buffer.Start;
-        examined = buffer.End;
-        while (true)
+        if (_state >= State.Complete)
         {
-            switch (_state)
-            {
-                case State.StatusLine:
-                {
-                    long before = rest.Length;
-                    var status = Http1LineReader.TryReadLine(ref rest, _limits.MaxRequestLineLength, ref _scratch, out ReadOnlySpan<byte> line);
-                    if (status != Http1LineStatus.Line)
-                    {
-                        return LineFailure(status, Http1Error.InvalidStatusLine);
-                    }
-
-                    _headLength += (int)(before - rest.Length);
-                    consumed = rest.Start;
-                    Http1Error error = ParseStatusLine(ref handler, line);
-                    if (error != Http1Error.None)
-                    {
-                        return Fail(error);
-                    }
-
-                    _state = State.Headers;
-                    break;
-                }
-
-                case State.Headers:
-                {
-                    long before = rest.Length;
-                    int maxLine = Math.Max(0, _limits.MaxHeaderBytes - _headerBytes - 2);
-                    var status = Http1LineReader.TryReadLine(ref rest, maxLine, ref _scratch, out ReadOnlySpan<byte> line);
-                    if (status != Http1LineStatus.Line)
-                    {
-                        return LineFailure(status, Http1Error.HeadersTooLarge);
-                    }
-
-                    int lineBytes = (int)(before - rest.Length);
-                    _headLength += lineBytes;
-                    consumed = rest.Start;
-                    if (line.IsEmpty)
-                    {
-                        // The body or a pipelined message may follow: nothing beyond the head was examined.
-                        examined = consumed;
-                        return FinishHead();
-                    }
-
-                    _headerBytes += lineBytes;
-                    if (++_headerCount > _limits.MaxHeaderCount)
-                    {
-                        return Fail(Http1Error.TooManyHeaders);
-                    }
-
-                    Http1Error error = OnFieldLine(ref handler, line);
-                    if (error != Http1Error.None)
-                    {
-                        return Fail(error);
-                    }
-
-                    break;
-                }
-
-                case State.Complete:
-                    examined = consumed;
-                    return Http1ParseResult.Complete;
-
-                default:
-                    return Fail(Http1Error.InvalidStatusLine);
-            }
+            consumed = examined = buffer.Start;
+            return _state == State.Complete ? Http1ParseResult.Complete : Http1ParseResult.Fail(BadGateway, Http1Error.InvalidStatusLine);
         }
+
+        Http1ParseResult result;
+        Http1LineStatus status;
+        if (buffer.IsSingleSegment)
+        {
+            ReadOnlySpan<byte> span = buffer.FirstSpan;
+            int offset = 0;
+            do
+            {
+                int start = offset;
+                status = Http1LineReader.TryReadLine(span, ref offset, MaxLineLength(), out ReadOnlySpan<byte> line);
+                result = status == Http1LineStatus.Line ? OnLine(ref handler, line, offset - start) : LineFailure(status);
+            }
+            while (status == Http1LineStatus.Line && result.Status == Http1ParseStatus.NeedMoreData);
+
+            consumed = buffer.GetPosition(offset);
+        }
+        else
+        {
+            ReadOnlySequence<byte> rest = buffer;
+            do
+            {
+                long before = rest.Length;
+                status = Http1LineReader.TryReadLine(ref rest, MaxLineLength(), ref _scratch, out ReadOnlySpan<byte> line);
+                result = status == Http1LineStatus.Line ? OnLine(ref handler, line, (int)(before - rest.Length)) : LineFailure(status);
+            }
+            while (status == Http1LineStatus.Line && result.Status == Http1ParseStatus.NeedMoreData);
+
+            consumed = rest.Start;
+        }
+
+        examined = result.Status == Http1ParseStatus.NeedMoreData ? buffer.End : consumed;
+        return result;
     }
 
     public void Dispose()
@@ -136,13 +104,50 @@ internal sealed class Http1ResponseParser : IDisposable
         }
     }
 
-    private Http1ParseResult LineFailure(Http1LineStatus status, Http1Error tooLongError) => status switch
+    private int MaxLineLength() => _state == State.StatusLine
+        ? _limits.MaxRequestLineLength
+        : Math.Max(0, _limits.MaxHeaderBytes - _headerBytes - 2);
+
+    private Http1ParseResult LineFailure(Http1LineStatus status) => status switch
     {
         Http1LineStatus.NeedMoreData => Http1ParseResult.NeedMoreData,
-        Http1LineStatus.TooLong => Fail(tooLongError),
+        Http1LineStatus.TooLong when _state == State.StatusLine => Fail(Http1Error.InvalidStatusLine),
+        Http1LineStatus.TooLong => Fail(Http1Error.HeadersTooLarge),
         Http1LineStatus.BareLineFeed => Fail(Http1Error.BareLineFeed),
         _ => Fail(Http1Error.BareCarriageReturn),
     };
+
+    /// <summary>One complete line (without CRLF). NeedMoreData means "line taken, go on".</summary>
+    private Http1ParseResult OnLine<THandler>(ref THandler handler, ReadOnlySpan<byte> line, int lineBytes)
+        where THandler : IHttp1ResponseHandler
+    {
+        _headLength += lineBytes;
+        if (_state == State.StatusLine)
+        {
+            Http1Error statusError = ParseStatusLine(ref handler, line);
+            if (statusError != Http1Error.None)
+            {
+                return Fail(statusError);
+            }
+
+            _state = State.Headers;
+            return Http1ParseResult.NeedMoreData;
+        }
+
+        if (line.IsEmpty)
+        {
+            return FinishHead();
+        }
+
+        _headerBytes += lineBytes;
+        if (++_headerCount > _limits.MaxHeaderCount)
+        {
+            return Fail(Http1Error.TooManyHeaders);
+        }
+
+        Http1Error error = OnFieldLine(ref handler, line);
+        return error == Http1Error.None ? Http1ParseResult.NeedMoreData : Fail(error);
+    }
 
     private Http1ParseResult Fail(Http1Error error)
     {
