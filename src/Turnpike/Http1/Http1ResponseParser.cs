@@ -260,6 +260,13 @@ internal sealed class Http1ResponseParser : IDisposable
             _info.IsInterim = status != 101;
             _info.Reusable = !_info.IsUpgrade;
         }
+        else if (_requestMethod == Http1Method.Connect && status < 300)
+        {
+            // RFC 9112 §6.3 (2): a 2xx to CONNECT turns the connection into a tunnel.
+            _info.Framing = Http1BodyFraming.None;
+            _info.IsUpgrade = true;
+            _info.Reusable = false;
+        }
         else if (_requestMethod == Http1Method.Head || status == 204 || status == 304)
         {
             _info.Framing = Http1BodyFraming.None;

@@ -19,7 +19,7 @@ internal struct Http1ResponseInfo
     /// <summary>A 1xx other than 101: forward or skip it, <see cref="Http1ResponseParser.Reset"/>, parse the final response.</summary>
     public bool IsInterim;
 
-    /// <summary>101 Switching Protocols: the connection is no longer HTTP/1.1.</summary>
+    /// <summary>101 Switching Protocols, or a 2xx to CONNECT: the connection is no longer HTTP/1.1.</summary>
     public bool IsUpgrade;
 
     /// <summary>The connection may go back to the pool once this body is fully read.</summary>

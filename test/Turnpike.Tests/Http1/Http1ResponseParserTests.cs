@@ -69,6 +69,16 @@ public sealed class Http1ResponseParserTests
     }
 
     [Theory]
+    [InlineData("HTTP/1.1 200 Connection established\r\n\r\n", true)]
+    [InlineData("HTTP/1.1 407 Proxy Authentication Required\r\nContent-Length: 0\r\n\r\n", false)]
+    public void Connect_2xx_is_a_tunnel(string raw, bool tunnel)
+    {
+        var outcome = Parse(raw, "CONNECT");
+        Assert.Equal(Http1ParseStatus.Complete, outcome.Status);
+        Assert.Equal((tunnel, !tunnel), (outcome.Response.IsUpgrade, outcome.Response.Reusable));
+    }
+
+    [Theory]
     [InlineData("HTTP/1.1 200 OK\nContent-Length: 0\r\n\r\n", nameof(Http1Error.BareLineFeed))]
     [InlineData("HTTP/1.1 200 OK\r\nX: a\rb\r\n\r\n", nameof(Http1Error.BareCarriageReturn))]
     [InlineData("HTTP/2 200 OK\r\n\r\n", nameof(Http1Error.InvalidStatusLine))]
