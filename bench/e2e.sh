@@ -145,7 +145,7 @@ free_port() { # VAR: sets VAR to a port nobody listens on (from /proc/net/tcp{,6
 http_status() {
   local port=$1 line=""
   { exec 3<>"/dev/tcp/127.0.0.1/$port"; } 2>/dev/null || return 1
-  printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n' >&3
+  printf 'GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer %s\r\nConnection: close\r\n\r\n' "${BENCH_TOKEN:-}" >&3
   IFS= read -r -t 3 line <&3 || true
   exec 3<&- 3>&-
   printf '%s' "${line%$'\r'}"
