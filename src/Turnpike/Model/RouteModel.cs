@@ -35,6 +35,12 @@ internal sealed class RouteModel(RouteConfig config, RouteMatcher matcher, Clust
     /// <summary>Authentication and authorization; null when the route has no <c>auth</c> block (one null check per request).</summary>
     public Identity.RouteAuth? Auth { get; init; }
 
+    /// <summary>
+    /// Whether a request goes straight from the header check to forwarding: the route has no CORS, auth or rate-limit
+    /// step. The measured fast path relies on it, so a new step before forwarding belongs in this list.
+    /// </summary>
+    public bool ForwardsDirectly => Cors is null && Auth is null && RateLimits is null;
+
     /// <summary>Limit on the whole exchange (retries and backoff included): the route's <c>timeout</c>, else the
     /// cluster's <c>http.requestTimeout</c>; <see cref="TimeSpan.Zero"/> when off.</summary>
     public TimeSpan RequestTimeout { get; } = config.Timeout ?? cluster.RequestTimeout;

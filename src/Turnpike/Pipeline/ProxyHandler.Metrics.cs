@@ -11,7 +11,7 @@ internal sealed partial class ProxyHandler
     {
         var started = time.GetTimestamp();
         metrics.RequestStarted();
-        if (route is { RateLimits: null, Cors: null, Auth: null } && RequestHeaderValidator.AreForwardable(context.Request.Headers))
+        if (route is { ForwardsDirectly: true } && RequestHeaderValidator.AreForwardable(context.Request.Headers))
         {
             // The common case: ForwardAsync records the request in its own finally, so no second async layer
             // (state machine box, continuation) is added per request.
