@@ -23,7 +23,16 @@
 #                                     build with the admin listener, metrics (GET /metrics) and a sampled access
 #                                     log to a file on; plain turnpike-* runs have all three off. The report then
 #                                     compares each "+observed" proxy with its plain twin (same run).
-#   OBSERVED_SAMPLE_RATE=0.01         access-log sampleRate of "+observed" proxies
+#   OBSERVED_SAMPLE_RATE=0.01         access-log sampleRate of "+observed" and "+features" proxies
+#                                     A Turnpike name ending in "+features" runs with the default feature set of
+#                                     issue #8's acceptance: metrics (admin /metrics), one local rate-limit policy
+#                                     on the route (per client IP, a limit wrk never reaches) and the sampled access
+#                                     log. "+raw" runs the listener and the cluster on the raw-socket HTTP/1.1 engines
+#                                     (listeners.*.engine: raw, clusters.*.http.engine: raw). Suffixes combine, e.g.
+#                                     turnpike-aot+raw+features.
+#   nginx-proxy haproxy caddy         the other proxies, each alone on the proxy core like Turnpike: nginx (1 worker,
+#                                     master_process off, upstream keepalive), HAProxy (nbthread 1, http-reuse
+#                                     always), Caddy (reverse_proxy). Installed with apt-get when listed.
 #                                     A Turnpike name ending in "+jwt" runs that build with JWT validation (HS256
 #                                     secret, validated-token cache on) on the route; the report compares it with
 #                                     its plain twin. wrk sends the same bearer token to every proxy, so the
@@ -96,6 +105,8 @@ install_tools() {
   command -v wrk >/dev/null || missing+=(wrk)
   command -v taskset >/dev/null || missing+=(util-linux)
   command -v getconf >/dev/null || missing+=(libc-bin)
+  [[ " $PROXIES " != *" haproxy "* ]] || command -v haproxy >/dev/null || [[ -x /usr/sbin/haproxy ]] || missing+=(haproxy)
+  [[ " $PROXIES " != *" caddy "* ]] || command -v caddy >/dev/null || missing+=(caddy)
   if ((${#missing[@]} == 0)); then return; fi
   [[ ${SKIP_INSTALL:-0} == 1 ]] && die "missing tools: ${missing[*]} (SKIP_INSTALL=1)"
   local sudo=""
@@ -258,29 +269,17 @@ EOF
   "$OUT/turnpike-jit/turnpike" validate "$TMP/turnpike.yaml" >&2 || die "generated Turnpike config is invalid"
 }
 
-# "+observed" variant: admin listener with GET /metrics, and a sampled access log to a file in the temp dir.
+# Variant config editors (each edits the copied base config in place).
 declare -A ADMIN_PORT_OF=()
-write_observed_config() { # name admin-port -> prints the config path
-  local f
-  f=$TMP/turnpike-$(fsafe "$1").yaml
-  sed -e '/^admin:/,/^logging:/d' -e '/^  level: warning$/d' "$TMP/turnpike.yaml" >"$f"
-  cat >>"$f" <<EOF
-admin:
-  address: 127.0.0.1
-  port: $2
-metrics:
-  enabled: true
-logging:
-  level: warning
-  accessLog:
-    path: $TMP/access-$(fsafe "$1").log
-    sampleRate: $OBSERVED_SAMPLE_RATE
-EOF
-  "$OUT/turnpike-jit/turnpike" validate "$f" >&2 || die "generated observed config $f is invalid"
-  printf '%s' "$f"
+add_observed() { # file name admin-port: admin listener with GET /metrics, and a sampled access log in the temp dir
+  sed -i -e '/^admin:/,/^logging:/{/^logging:/!d}' -e '/^logging:/,/^routes:/{/^routes:/!d}' "$1"
+  sed -i "s|^routes:|admin:\n  address: 127.0.0.1\n  port: $3\nmetrics:\n  enabled: true\nlogging:\n  level: warning\n  accessLog:\n    path: $TMP/access-$(fsafe "$2").log\n    sampleRate: $OBSERVED_SAMPLE_RATE\nroutes:|" "$1"
 }
-
-# "+jwt" variant: the route requires a JWT (HS256 shared secret); BENCH_TOKEN is a valid token for it, minted here.
+add_rate_limit() { # file: one local token-bucket policy per client IP on the route, far above what wrk sends
+  awk '{ print } $0 == "    cluster: backend" { print "    rateLimit: per-client" }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
+  printf 'rateLimits:\n  per-client: { algorithm: tokenBucket, limit: 100000000, period: 1s, burst: 100000000, key: clientIp }\n' >>"$1"
+}
+# "+jwt": the route requires a JWT (HS256 shared secret); BENCH_TOKEN is a valid token for it, minted here.
 JWT_SECRET=bench-e2e-shared-secret-0123456789abcdef
 b64url() { base64 -w0 | tr '+/' '-_' | tr -d '='; }
 BENCH_TOKEN=$(
@@ -289,14 +288,69 @@ BENCH_TOKEN=$(
   sig=$(printf '%s' "$h.$p" | openssl dgst -sha256 -hmac "$JWT_SECRET" -binary | b64url)
   printf '%s.%s.%s' "$h" "$p" "$sig"
 )
-write_jwt_config() { # name -> prints the config path
-  local f
-  f=$TMP/turnpike-$(fsafe "$1").yaml
-  awk '{ print } $0 == "    cluster: backend" { print "    auth: { schemes: [bench] }" }' "$TMP/turnpike.yaml" >"$f"
-  printf 'authSchemes:\n  bench: { type: jwt, issuer: bench-e2e, secret: "%s" }\n' "$JWT_SECRET" >>"$f"
-  "$OUT/turnpike-jit/turnpike" validate "$f" >&2 || die "generated jwt config $f is invalid"
-  grep -q 'schemes: \[bench\]' "$f" || die "generated jwt config $f has no auth on the route"
-  printf '%s' "$f"
+add_jwt() { # file
+  awk '{ print } $0 == "    cluster: backend" { print "    auth: { schemes: [bench] }" }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
+  printf 'authSchemes:\n  bench: { type: jwt, issuer: bench-e2e, secret: "%s" }\n' "$JWT_SECRET" >>"$1"
+}
+add_raw() { # file: raw-socket listener and raw upstream client (issue #8)
+  awk '{ print } $0 == "    protocols: http1" { print "    engine: raw" } $0 == "  backend:" { print "    http: { engine: raw }" }' "$1" >"$1.tmp" && mv "$1.tmp" "$1"
+}
+
+# The other proxies: each alone on the proxy core, keep-alive to the backend like Turnpike's pool.
+write_nginx_proxy() { # port
+  local p=$TMP/nginx-proxy
+  mkdir -p "$p/tmp"
+  cat >"$p/nginx.conf" <<EOF
+worker_processes 1;
+master_process off;
+daemon off;
+pid $p/nginx.pid;
+error_log $p/error.log warn;
+worker_rlimit_nofile 65536;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  keepalive_requests 100000000;
+  keepalive_timeout 600s;
+  client_body_temp_path $p/tmp/body; proxy_temp_path $p/tmp/proxy; fastcgi_temp_path $p/tmp/fastcgi;
+  uwsgi_temp_path $p/tmp/uwsgi; scgi_temp_path $p/tmp/scgi;
+  upstream backend { server 127.0.0.1:$NGINX_PORT; keepalive 1024; keepalive_requests 100000000; }
+  server {
+    listen 127.0.0.1:$1 backlog=4096;
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
+  }
+}
+EOF
+}
+write_haproxy() { # port
+  cat >"$TMP/haproxy.cfg" <<EOF
+global
+  nbthread 1
+  maxconn 9000
+defaults
+  mode http
+  timeout connect 5s
+  timeout client 60s
+  timeout server 60s
+  option http-keep-alive
+  http-reuse always
+frontend f
+  bind 127.0.0.1:$1
+  default_backend b
+backend b
+  server nginx 127.0.0.1:$NGINX_PORT
+EOF
+}
+write_caddy() { # port
+  cat >"$TMP/Caddyfile" <<EOF
+{
+  admin off
+  auto_https off
+}
+http://127.0.0.1:$1 {
+  reverse_proxy 127.0.0.1:$NGINX_PORT
+}
+EOF
 }
 
 declare -A PORT_OF=() START_RSS=()
@@ -306,16 +360,29 @@ start_proxy() {
   # "NAME:VAR=value,VAR=value" runs proxy NAME with extra environment variables (investigation variants).
   if [[ $name == *:* ]]; then IFS=, read -r -a extra <<<"${name#*:}"; fi
   free_port port
-  if [[ $base == turnpike-*+observed ]]; then
-    local admin_port
-    free_port admin_port
-    ADMIN_PORT_OF[$name]=$admin_port
-    config=$(write_observed_config "$name" "$admin_port")
-    admin=(--admin-port "$admin_port")
-    base=${base%+observed}
-  elif [[ $base == turnpike-*+jwt ]]; then
-    config=$(write_jwt_config "$name")
-    base=${base%+jwt}
+  if [[ $base == turnpike-*+* ]]; then
+    # Variant suffixes, applied to the base config in the order given.
+    local suffixes=${base#"${base%%+*}"} admin_port="" sfx s
+    config=$TMP/turnpike-$(fsafe "$name").yaml
+    cp "$TMP/turnpike.yaml" "$config"
+    IFS=+ read -r -a sfx <<<"${suffixes#+}"
+    for s in "${sfx[@]}"; do
+      case $s in
+        observed|features)
+          if [[ -z $admin_port ]]; then
+            free_port admin_port
+            ADMIN_PORT_OF[$name]=$admin_port
+            add_observed "$config" "$name" "$admin_port"
+            admin=(--admin-port "$admin_port")
+          fi
+          [[ $s == features ]] && add_rate_limit "$config" ;;
+        jwt) add_jwt "$config" ;;
+        raw) add_raw "$config" ;;
+        *) die "unknown variant suffix '+$s' in $name" ;;
+      esac
+    done
+    "$OUT/turnpike-jit/turnpike" validate "$config" >&2 || die "generated config $config for $name is invalid"
+    base=${base%%+*}
   fi
   local cmd=()
   case $base in
@@ -323,6 +390,9 @@ start_proxy() {
     turnpike-*) cmd=("$OUT/$base/turnpike" run --config "$config" --port "$port" "${admin[@]}") ;;
     bare-yarp) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port") ;;
     bare-yarp-inline) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port" --inline) ;;
+    nginx-proxy) write_nginx_proxy "$port"; cmd=("$NGINX_BIN" -p "$TMP/nginx-proxy" -c "$TMP/nginx-proxy/nginx.conf" -e "$TMP/nginx-proxy/error.log") ;;
+    haproxy) write_haproxy "$port"; cmd=("$(command -v haproxy || echo /usr/sbin/haproxy)" -db -f "$TMP/haproxy.cfg") ;;
+    caddy) write_caddy "$port"; extra+=(GOMAXPROCS=1); cmd=("$(command -v caddy)" run --adapter caddyfile --config "$TMP/Caddyfile") ;;
     *) die "unknown proxy '$name'" ;;
   esac
   [[ -x ${cmd[0]} ]] || die "${cmd[0]} not found (build first, or unset SKIP_BUILD)"
@@ -484,6 +554,24 @@ report() {
         echo "**WARNING: $bad non-2xx responses in measured runs: runs with errors are not valid results.**"
         echo
       fi
+    fi
+    if [[ " $PROXIES " == *" haproxy "* || " $PROXIES " == *" nginx-proxy "* ]]; then
+      echo "## Turnpike against nginx and HAProxy as proxies (issue #8's targets; same run, ratio of medians)"
+      echo
+      echo "Targets: CPU-µs/req @$low ≤ 1.0 × HAProxy's and ≤ 1.1 × nginx's; @$high ≤ 1.0 × HAProxy's; p99 @$low ≤ 1.3 × nginx's;"
+      echo "peak RSS (VmHWM) @$high ≤ 60 MiB for a Native AOT build. The targets are meant for \"+features\" variants."
+      echo
+      echo "| variant | CPU/req @$low vs HAProxy (≤ 1.0) | vs nginx (≤ 1.1) | CPU/req @$high vs HAProxy (≤ 1.0) | p99 @$low vs nginx (≤ 1.3) | HWM @$high MiB (AOT ≤ 60) |"
+      echo "|---|---:|---:|---:|---:|---:|"
+      for p in $PROXIES; do
+        [[ $p == turnpike-* ]] || continue
+        local rh rn rhh rp hw
+        rh=$(ratio "$(col "$p" "$low" 8)" "$(col haproxy "$low" 8)"); rn=$(ratio "$(col "$p" "$low" 8)" "$(col nginx-proxy "$low" 8)")
+        rhh=$(ratio "$(col "$p" "$high" 8)" "$(col haproxy "$high" 8)"); rp=$(ratio "$(col "$p" "$low" 7)" "$(col nginx-proxy "$low" 7)")
+        hw=$(awk -v k="$(col "$p" "$high" 10)" 'BEGIN { printf "%.1f", k / 1024 }')
+        echo "| $p | $rh $(verdict "$rh" 1.0) | $rn $(verdict "$rn" 1.1) | $rhh $(verdict "$rhh" 1.0) | $rp $(verdict "$rp" 1.3) | $hw$([[ $p == turnpike-aot* ]] && awk -v h="$hw" 'BEGIN { print (h <= 60) ? " PASS" : " FAIL" }') |"
+      done
+      echo
     fi
     local observed=""
     for p in $PROXIES; do [[ $p == turnpike-*+observed && " $PROXIES " == *" ${p%+observed} "* ]] && observed+="$p "; done
