@@ -202,35 +202,38 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Backend and proxies.
-start_nginx() {
-  free_port NGINX_PORT
-  local p=$TMP/nginx
-  mkdir -p "$p/logs" "$p/tmp"
-  cat >"$p/nginx.conf" <<EOF
+# nginx.conf for one single-worker nginx in DIR (backend or proxy): DIR main-directives http-block-body
+write_nginx_conf() {
+  mkdir -p "$1/logs" "$1/tmp"
+  cat >"$1/nginx.conf" <<EOF
 worker_processes 1;
+$2
 daemon off;
-pid $p/nginx.pid;
-error_log $p/logs/error.log warn;
+pid $1/nginx.pid;
+error_log $1/logs/error.log warn;
 worker_rlimit_nofile 65536;
 events { worker_connections 8192; }
 http {
   access_log off;
   keepalive_requests 100000000;
   keepalive_timeout 600s;
-  client_body_temp_path $p/tmp/body;
-  proxy_temp_path $p/tmp/proxy;
-  fastcgi_temp_path $p/tmp/fastcgi;
-  uwsgi_temp_path $p/tmp/uwsgi;
-  scgi_temp_path $p/tmp/scgi;
-  server {
+  client_body_temp_path $1/tmp/body; proxy_temp_path $1/tmp/proxy; fastcgi_temp_path $1/tmp/fastcgi;
+  uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
+$3
+}
+EOF
+}
+
+start_nginx() {
+  free_port NGINX_PORT
+  local p=$TMP/nginx
+  write_nginx_conf "$p" "" "  server {
     listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
     location / {
       default_type text/plain;
-      return 200 "hello world\n";
+      return 200 \"hello world\\n\";
     }
-  }
-}
-EOF
+  }"
   taskset -c "$LOAD_CPU" "$NGINX_BIN" -p "$p" -c "$p/nginx.conf" -e "$p/logs/error.log" >"$TMP/nginx.log" 2>&1 &
   NGINX_PID=$!
   local deadline=$((SECONDS + 20))
@@ -298,29 +301,11 @@ add_raw() { # file: raw-socket listener and raw upstream client (issue #8)
 
 # The other proxies: each alone on the proxy core, keep-alive to the backend like Turnpike's pool.
 write_nginx_proxy() { # port
-  local p=$TMP/nginx-proxy
-  mkdir -p "$p/tmp"
-  cat >"$p/nginx.conf" <<EOF
-worker_processes 1;
-master_process off;
-daemon off;
-pid $p/nginx.pid;
-error_log $p/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 600s;
-  client_body_temp_path $p/tmp/body; proxy_temp_path $p/tmp/proxy; fastcgi_temp_path $p/tmp/fastcgi;
-  uwsgi_temp_path $p/tmp/uwsgi; scgi_temp_path $p/tmp/scgi;
-  upstream backend { server 127.0.0.1:$NGINX_PORT; keepalive 1024; keepalive_requests 100000000; }
+  write_nginx_conf "$TMP/nginx-proxy" "master_process off;" "  upstream backend { server 127.0.0.1:$NGINX_PORT; keepalive 1024; keepalive_requests 100000000; }
   server {
     listen 127.0.0.1:$1 backlog=4096;
-    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection ""; }
-  }
-}
-EOF
+    location / { proxy_pass http://backend; proxy_http_version 1.1; proxy_set_header Connection \"\"; }
+  }"
 }
 write_haproxy() { # port
   cat >"$TMP/haproxy.cfg" <<EOF
@@ -390,7 +375,7 @@ start_proxy() {
     turnpike-*) cmd=("$OUT/$base/turnpike" run --config "$config" --port "$port" "${admin[@]}") ;;
     bare-yarp) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port") ;;
     bare-yarp-inline) cmd=("$OUT/bareyarp/BareYarp" --destination "http://127.0.0.1:$NGINX_PORT" --port "$port" --inline) ;;
-    nginx-proxy) write_nginx_proxy "$port"; cmd=("$NGINX_BIN" -p "$TMP/nginx-proxy" -c "$TMP/nginx-proxy/nginx.conf" -e "$TMP/nginx-proxy/error.log") ;;
+    nginx-proxy) write_nginx_proxy "$port"; cmd=("$NGINX_BIN" -p "$TMP/nginx-proxy" -c "$TMP/nginx-proxy/nginx.conf" -e "$TMP/nginx-proxy/logs/error.log") ;;
     haproxy) write_haproxy "$port"; cmd=("$(command -v haproxy || echo /usr/sbin/haproxy)" -db -f "$TMP/haproxy.cfg") ;;
     caddy) write_caddy "$port"; extra+=(GOMAXPROCS=1); cmd=("$(command -v caddy)" run --adapter caddyfile --config "$TMP/Caddyfile") ;;
     *) die "unknown proxy '$name'" ;;
