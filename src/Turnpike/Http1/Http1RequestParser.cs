@@ -72,39 +72,28 @@ internal sealed class Http1RequestParser : IDisposable
             return _state == State.Complete ? Http1ParseResult.Complete : Http1ParseResult.Fail(400, Http1Error.InvalidRequestLine);
         }
 
-        Http1ParseResult result;
-        Http1LineStatus status;
-        if (buffer.IsSingleSegment)
-        {
-            // Fast path (the usual case: a head that arrived in one read): offsets into one span.
-            ReadOnlySpan<byte> span = buffer.FirstSpan;
-            int offset = 0;
-            do
-            {
-                int start = offset;
-                status = Http1LineReader.TryReadLine(span, ref offset, MaxLineLength(), out ReadOnlySpan<byte> line);
-                result = status == Http1LineStatus.Line ? OnLine(ref handler, line, offset - start) : LineFailure(status);
-            }
-            while (status == Http1LineStatus.Line && result.Status == Http1ParseStatus.NeedMoreData);
+        var sink = new LineSink<THandler>(this, ref handler);
+        return Http1LineReader.ReadHead(ref sink, buffer, ref _scratch, out consumed, out examined);
+    }
 
-            consumed = buffer.GetPosition(offset);
-        }
-        else
-        {
-            ReadOnlySequence<byte> rest = buffer;
-            do
-            {
-                long before = rest.Length;
-                status = Http1LineReader.TryReadLine(ref rest, MaxLineLength(), ref _scratch, out ReadOnlySpan<byte> line);
-                result = status == Http1LineStatus.Line ? OnLine(ref handler, line, (int)(before - rest.Length)) : LineFailure(status);
-            }
-            while (status == Http1LineStatus.Line && result.Status == Http1ParseStatus.NeedMoreData);
+    /// <summary>Binds this parser and the caller's handler for <see cref="Http1LineReader.ReadHead"/>.</summary>
+    private ref struct LineSink<THandler> : IHttp1LineSink
+        where THandler : IHttp1RequestHandler
+    {
+        private readonly Http1RequestParser _parser;
+        private ref THandler _handler;
 
-            consumed = rest.Start;
+        public LineSink(Http1RequestParser parser, ref THandler handler)
+        {
+            _parser = parser;
+            _handler = ref handler;
         }
 
-        examined = result.Status == Http1ParseStatus.NeedMoreData ? buffer.End : consumed;
-        return result;
+        public readonly int MaxLineLength() => _parser.MaxLineLength();
+
+        public Http1ParseResult OnLine(scoped ReadOnlySpan<byte> line, int lineBytes) => _parser.OnLine(ref _handler, line, lineBytes);
+
+        public readonly Http1ParseResult LineFailure(Http1LineStatus status) => _parser.LineFailure(status);
     }
 
     public void Dispose()
