@@ -366,7 +366,7 @@ start_proxy() {
         *) die "unknown variant suffix '+$s' in $name" ;;
       esac
     done
-    "$OUT/turnpike-jit/turnpike" validate "$config" >&2 || die "generated config $config for $name is invalid"
+    "$OUT/${base%%+*}/turnpike" validate "$config" >&2 || die "generated config $config for $name is invalid"
     base=${base%%+*}
   fi
   local cmd=()
