@@ -22,9 +22,12 @@ public sealed class BenchToolTests
 {
     private static BenchOptions Options(Uri url) => new() { Urls = [url], Connections = 4, Requests = 1000, Duration = TimeSpan.FromSeconds(20), Timeout = TimeSpan.FromSeconds(5) };
 
-    [Fact]
-    public async Task Http1_closed_model_counts_every_answer_and_round_robins_over_urls()
+    [Theory]
+    [InlineData(true)] // the epoll event loop (Linux)
+    [InlineData(false)] // the portable Socket client
+    public async Task Http1_closed_model_counts_every_answer_and_round_robins_over_urls(bool eventLoop)
     {
+        Assert.True(!eventLoop || Epoll.IsSupported || !OperatingSystem.IsLinux(), "epoll must be available on Linux");
         var paths = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         await using var backend = await TestBackend.StartAsync(async context =>
         {
@@ -41,7 +44,10 @@ public sealed class BenchToolTests
             await context.Response.WriteAsync("hello");
         });
 
-        var runner = new BenchRunner(Options(new Uri(backend.Url, "/a")) with { Urls = [new Uri(backend.Url, "/a"), new Uri(backend.Url, "/chunked")] });
+        var runner = new BenchRunner(Options(new Uri(backend.Url, "/a")) with { Urls = [new Uri(backend.Url, "/a"), new Uri(backend.Url, "/chunked")] })
+        {
+            UseEventLoop = eventLoop && Epoll.IsSupported,
+        };
         await runner.RunAsync();
         var r = runner.GetResult();
 
@@ -231,12 +237,15 @@ public sealed class BenchToolTests
         Assert.True(r.Latency.P50 > 0);
     }
 
-    [Fact]
-    public async Task Transport_errors_are_counted_by_kind()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Transport_errors_are_counted_by_kind(bool eventLoop)
     {
+        eventLoop &= Epoll.IsSupported;
         // connect: nothing listens
         var closedPort = ClosedPort();
-        var connect = new BenchRunner(Options(new Uri($"http://127.0.0.1:{closedPort}/")) with { Connections = 1, Requests = 3 });
+        var connect = new BenchRunner(Options(new Uri($"http://127.0.0.1:{closedPort}/")) with { Connections = 1, Requests = 3 }) { UseEventLoop = eventLoop };
         await connect.RunAsync();
         Assert.Equal(3, connect.GetResult().Errors.Connect);
         Assert.Equal(0, connect.GetResult().Operations);
@@ -266,11 +275,11 @@ public sealed class BenchToolTests
             }
         });
 
-        var read = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)garbage.LocalEndpoint).Port}/")) with { Connections = 1, Requests = 3 });
+        var read = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)garbage.LocalEndpoint).Port}/")) with { Connections = 1, Requests = 3 }) { UseEventLoop = eventLoop };
         await read.RunAsync();
         Assert.Equal(3, read.GetResult().Errors.Read);
 
-        var timeout = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/")) with { Connections = 2, Requests = 2, Timeout = TimeSpan.FromMilliseconds(300) });
+        var timeout = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/")) with { Connections = 2, Requests = 2, Timeout = TimeSpan.FromMilliseconds(300) }) { UseEventLoop = eventLoop };
         var started = DateTime.UtcNow;
         await timeout.RunAsync();
         Assert.Equal(2, timeout.GetResult().Errors.Timeout);
