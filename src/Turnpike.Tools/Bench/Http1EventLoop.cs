@@ -124,7 +124,7 @@ internal sealed unsafe class Http1EventLoop
             for (var i = 0; i < _conns.Length; i++)
             {
                 var conn = _conns[i];
-                if (conn.State == ConnState.Idle && _schedule.DueAt(i) <= now)
+                if (conn.State == ConnState.Idle && _schedule.IsDue(i, now))
                 {
                     Begin(i, now);
                 }
@@ -345,9 +345,9 @@ internal sealed unsafe class Http1EventLoop
         _shard.AddBytes(conn.Received);
         conn.State = ConnState.Idle;
         _schedule.Completed(index, now, failed: false);
-        if (!_schedule.IsOpenModel || _schedule.DueAt(index) <= now)
+        if (!_schedule.IsOpenModel || _schedule.IsDue(index, now))
         {
-            Begin(index, now); // the closed model's next request, or an open-model one already due (late)
+            Begin(index, now); // the closed model's next request, or an open-model one already (nearly) due
         }
     }
 

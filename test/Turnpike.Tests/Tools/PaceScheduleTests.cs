@@ -9,14 +9,15 @@ public class PaceScheduleTests
     private static readonly TimeSpan Ms = TimeSpan.FromMilliseconds(1);
 
     [Fact]
-    public void Open_model_sends_each_slot_on_its_own_grid_and_never_early()
+    public void Open_model_sends_each_slot_on_its_own_grid_and_sleeps_to_the_next_due_time()
     {
         var time = new FakeTimeProvider();
         var f = time.TimestampFrequency;
         var start = time.GetTimestamp();
         // 1000 req/s over 4 slots; this loop owns slots 1 and 3 (the other loop has 0 and 2).
-        var schedule = new PaceSchedule(start, f, rate: 1000, totalSlots: 4, slots: [1, 3]);
+        var schedule = new PaceSchedule(start, f, rate: 1000, totalSlots: 4, slots: [1, 3], batch: TimeSpan.Zero);
         Assert.True(schedule.IsOpenModel);
+        Assert.False(schedule.IsDue(0, start));
         Assert.Equal(start + (1 * f / 1000), schedule.DueAt(0));
         Assert.Equal(start + (3 * f / 1000), schedule.DueAt(1));
 
@@ -46,7 +47,7 @@ public class PaceScheduleTests
         var time = new FakeTimeProvider();
         var f = time.TimestampFrequency;
         var start = time.GetTimestamp();
-        var schedule = new PaceSchedule(start, f, rate: 100, totalSlots: 1, slots: [0]); // every 10 ms
+        var schedule = new PaceSchedule(start, f, rate: 100, totalSlots: 1, slots: [0], batch: TimeSpan.Zero); // every 10 ms
 
         // Request 0 leaves at 0 and the server stalls for 1 s: requests 1..100 were due meanwhile.
         Assert.Equal(start, schedule.MeasureFrom(0, start));
@@ -70,6 +71,36 @@ public class PaceScheduleTests
         schedule.Completed(0, now, failed: false);
         Assert.Equal(start + (101 * f / 100), schedule.DueAt(0));
         Assert.Equal(f / 100, schedule.WaitTicks(now, idle, cap: f));
+    }
+
+    [Fact]
+    public void An_awake_loop_sends_requests_due_within_the_batch_window_and_times_them_from_the_actual_send()
+    {
+        var time = new FakeTimeProvider();
+        var f = time.TimestampFrequency;
+        var start = time.GetTimestamp();
+        var schedule = new PaceSchedule(start, f, rate: 1000, totalSlots: 4, slots: [1, 3]); // default window: 1 ms
+        Assert.Equal(f / 1000, schedule.BatchTicks);
+
+        // Awake at 0.5 ms (an answer arrived): slot 1 (due at 1 ms) may go now, slot 3 (due at 3 ms) may not.
+        time.Advance(Ms / 2);
+        var now = time.GetTimestamp();
+        Assert.True(schedule.IsDue(0, now));
+        Assert.False(schedule.IsDue(1, now));
+
+        // The early request is timed from its actual send: it waited for nothing.
+        Assert.Equal(now, schedule.MeasureFrom(0, now));
+
+        // Asleep, the loop still wakes at the due time itself (1 ms), not at the start of the window.
+        Span<bool> idle = [false, true];
+        Assert.Equal(5 * f / 2000, schedule.WaitTicks(now, idle, cap: f));
+
+        // Its next request keeps its own slot on the schedule (5 ms): the rate does not drift.
+        schedule.Completed(0, now, failed: false);
+        Assert.Equal(start + (5 * f / 1000), schedule.DueAt(0));
+
+        // The closed model has no window.
+        Assert.Equal(0, new PaceSchedule(start, f, rate: null, totalSlots: 1, slots: [0]).BatchTicks);
     }
 
     [Fact]
