@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Turnpike.Bench.DelayServer;
 using Turnpike.FunctionalTests.Infrastructure;
 using Turnpike.Tools.Bench;
 using Turnpike.Tools.Output;
@@ -178,6 +179,31 @@ public sealed class BenchToolTests
             Assert.True(r.Latency.Max >= 900, $"max {r.Latency.Max} ms should include the stall");
             Assert.True(r.Latency.P99 < 100, $"closed-model p99 {r.Latency.P99} ms is the naive number");
         }
+    }
+
+    [Fact]
+    public async Task Fixed_rate_latency_matches_the_servers_own_service_times()
+    {
+        // bench/DelayServer: 90 % of answers after 2 ms, 10 % after 20 ms, each service time recorded by the server.
+        // At 200 req/s over 10 connections nothing queues, so the tool's p50/p99 should be the server's plus
+        // loopback and parsing: well within 15 % (the acceptance target), with generous margins on a busy machine.
+        await using var server = await DelayTarget.StartAsync(0, DelayDistribution.Parse("2ms:90,20ms:10"));
+        var warm = new BenchRunner(new BenchOptions { Urls = [server.Url], Connections = 10, Requests = 200, Duration = TimeSpan.FromSeconds(10), Timeout = TimeSpan.FromSeconds(5) });
+        await warm.RunAsync();
+        server.Reset();
+
+        var runner = new BenchRunner(new BenchOptions { Urls = [server.Url], Connections = 10, Rate = 200, Duration = TimeSpan.FromSeconds(4), Timeout = TimeSpan.FromSeconds(5) });
+        await runner.RunAsync();
+        var r = runner.GetResult();
+        var truth = server.Snapshot();
+
+        Assert.Equal(0, r.Errors.Transport);
+        Assert.InRange(r.Operations, 700, 810);
+        Assert.InRange(truth.Count, r.Operations, r.Operations + 10); // + answers cut off by the end of the run
+        Assert.InRange(truth.P50, 1.9, 6); // nanosleep-timed: ~2.1 ms on a quiet machine
+        Assert.InRange(truth.P99, 19.9, 30);
+        Assert.InRange(r.Latency.P50, truth.P50, (truth.P50 * 1.5) + 0.5);
+        Assert.InRange(r.Latency.P99, truth.P99, (truth.P99 * 1.5) + 0.5);
     }
 
     [Fact]
