@@ -3,7 +3,7 @@ using System.Runtime.InteropServices;
 namespace Turnpike.Tools.Bench;
 
 /// <summary>
-/// The Linux epoll calls the HTTP/1.1 event loop needs (<see cref="Http1EventLoop"/>), as source-generated P/Invokes
+/// The Linux epoll, send and recv calls the HTTP/1.1 event loop needs (<see cref="Http1EventLoop"/>), as source-generated P/Invokes
 /// (Native AOT safe). <c>struct epoll_event</c> is packed (12 bytes) on x86-64 and 16 bytes elsewhere, so events are
 /// read from a raw buffer at <see cref="EventSize"/> strides.
 /// </summary>
@@ -16,7 +16,9 @@ internal static unsafe partial class Epoll
     public const int CtlAdd = 1;
     public const int CtlMod = 3;
     private const int CloExec = 0x80000;
+    public const int EAgain = 11;
     private const int EIntr = 4;
+    private const int MsgNoSignal = 0x4000;
     private const int ENoSys = 38;
     private const string Libc = "libc";
 
@@ -125,6 +127,54 @@ internal static unsafe partial class Epoll
 
     public static void CloseFd(int fd) => _ = Close(fd);
 
+    /// <summary>
+    /// send(2) on a non-blocking socket (no SIGPIPE): bytes sent, or −errno (−<see cref="EAgain"/>: the buffer is
+    /// full). Straight to libc: Socket.Send adds a SafeHandle reference count and two shim layers per call, which the
+    /// event loop does not need — it alone owns and closes its sockets.
+    /// </summary>
+    public static int Send(int fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            while (true)
+            {
+                var n = SendRaw(fd, p, data.Length, MsgNoSignal);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EIntr)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
+    /// <summary>recv(2) on a non-blocking socket: bytes read (0: the peer closed), or −errno (−<see cref="EAgain"/>: nothing yet).</summary>
+    public static int Receive(int fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var n = ReceiveRaw(fd, p, buffer.Length, 0);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EIntr)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
     private struct Timespec
     {
         public long Seconds;
@@ -142,6 +192,12 @@ internal static unsafe partial class Epoll
 
     [LibraryImport(Libc, EntryPoint = "epoll_pwait2", SetLastError = true)]
     private static partial int PWait2(int epfd, byte* events, int max, Timespec* timeout, nint sigmask);
+
+    [LibraryImport(Libc, EntryPoint = "send", SetLastError = true)]
+    private static partial nint SendRaw(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
+    private static partial nint ReceiveRaw(int fd, byte* buffer, nint length, int flags);
 
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

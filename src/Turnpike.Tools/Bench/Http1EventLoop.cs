@@ -9,7 +9,8 @@ namespace Turnpike.Tools.Bench;
 /// <summary>
 /// The HTTP/1.1 client on Linux: one thread per <c>--threads</c> running its own epoll loop over its connections, as
 /// wrk does. Each connection writes its pre-serialised request with one non-blocking send and reads the answer when
-/// epoll says it is readable, with one recv, into its pooled buffer; nothing is allocated, and no Task, timer or
+/// epoll says it is readable, with one recv, into its pooled buffer (both straight to libc on the descriptor, which
+/// only this thread uses and closes); nothing is allocated, and no Task, timer or
 /// thread hop is involved per request. The loop sleeps in epoll_pwait2 until the next event or the next due send
 /// (<see cref="PaceSchedule"/>: the open model's pacing), at most 10 ms, and checks stop and timeouts then.
 /// Errors are counted by kind as in <see cref="Http1Connection"/> (the portable client, used elsewhere).
@@ -63,6 +64,7 @@ internal sealed unsafe class Http1EventLoop
     private sealed class Conn
     {
         public Socket? Socket;
+        public int Fd = -1;
         public byte[]? Buffer;
         public int Start;
         public int End;
@@ -208,17 +210,18 @@ internal sealed unsafe class Http1EventLoop
         var conn = _conns[index];
         var socket = new Socket(_endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true, Blocking = false };
         conn.Socket = socket;
+        conn.Fd = Fd(socket);
         conn.State = ConnState.Connecting;
         try
         {
             socket.Connect(_endPoint);
-            Epoll.Control(_epoll, Epoll.CtlAdd, Fd(socket), Epoll.In, index);
+            Epoll.Control(_epoll, Epoll.CtlAdd, conn.Fd, Epoll.In, index);
             _shard.CountConnect();
             Send(index);
         }
         catch (SocketException ex) when (ex.SocketErrorCode is SocketError.WouldBlock or SocketError.InProgress)
         {
-            Epoll.Control(_epoll, Epoll.CtlAdd, Fd(socket), Epoll.Out, index);
+            Epoll.Control(_epoll, Epoll.CtlAdd, conn.Fd, Epoll.Out, index);
         }
         catch (SocketException)
         {
@@ -237,7 +240,7 @@ internal sealed unsafe class Http1EventLoop
             return;
         }
 
-        Epoll.Control(_epoll, Epoll.CtlMod, Fd(socket), Epoll.In, index);
+        Epoll.Control(_epoll, Epoll.CtlMod, conn.Fd, Epoll.In, index);
         _shard.CountConnect();
         Send(index);
     }
@@ -256,14 +259,14 @@ internal sealed unsafe class Http1EventLoop
         var offset = 0;
         while (offset < bytes.Length)
         {
-            var n = socket.Send(bytes.AsSpan(offset), SocketFlags.None, out var error);
-            if (error == SocketError.Success)
+            var n = Epoll.Send(conn.Fd, bytes.AsSpan(offset));
+            if (n > 0)
             {
                 offset += n;
                 continue;
             }
 
-            if (error == SocketError.WouldBlock && offset > 0 && Wait(socket, Epoll.Out))
+            if (n == -Epoll.EAgain && offset > 0 && Wait(socket, Epoll.Out))
             {
                 continue; // a request larger than the socket buffer: rare (big bodies), so a short blocking wait
             }
@@ -294,15 +297,15 @@ internal sealed unsafe class Http1EventLoop
             conn.Start = 0;
         }
 
-        var read = conn.Socket!.Receive(buffer.AsSpan(conn.End), SocketFlags.None, out var error);
-        if (error == SocketError.WouldBlock)
+        var read = Epoll.Receive(conn.Fd, buffer.AsSpan(conn.End));
+        if (read == -Epoll.EAgain)
         {
             return;
         }
 
-        if (error != SocketError.Success || read == 0)
+        if (read <= 0)
         {
-            if (error == SocketError.Success && conn.Parser.ReadsUntilClose)
+            if (read == 0 && conn.Parser.ReadsUntilClose)
             {
                 CloseSocket(conn);
                 Answered(index, Stopwatch.GetTimestamp());
@@ -371,5 +374,6 @@ internal sealed unsafe class Http1EventLoop
         // Closing the descriptor also removes it from the epoll set.
         conn.Socket?.Dispose();
         conn.Socket = null;
+        conn.Fd = -1;
     }
 }
