@@ -6,6 +6,7 @@ using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Turnpike.Bench.DelayServer;
 using Turnpike.FunctionalTests.Infrastructure;
 using Turnpike.Tools.Bench;
 using Turnpike.Tools.Output;
@@ -22,9 +23,12 @@ public sealed class BenchToolTests
 {
     private static BenchOptions Options(Uri url) => new() { Urls = [url], Connections = 4, Requests = 1000, Duration = TimeSpan.FromSeconds(20), Timeout = TimeSpan.FromSeconds(5) };
 
-    [Fact]
-    public async Task Http1_closed_model_counts_every_answer_and_round_robins_over_urls()
+    [Theory]
+    [InlineData(true)] // the epoll event loop (Linux)
+    [InlineData(false)] // the portable Socket client
+    public async Task Http1_closed_model_counts_every_answer_and_round_robins_over_urls(bool eventLoop)
     {
+        Assert.True(!eventLoop || Epoll.IsSupported || !OperatingSystem.IsLinux(), "epoll must be available on Linux");
         var paths = new System.Collections.Concurrent.ConcurrentDictionary<string, int>();
         await using var backend = await TestBackend.StartAsync(async context =>
         {
@@ -41,7 +45,10 @@ public sealed class BenchToolTests
             await context.Response.WriteAsync("hello");
         });
 
-        var runner = new BenchRunner(Options(new Uri(backend.Url, "/a")) with { Urls = [new Uri(backend.Url, "/a"), new Uri(backend.Url, "/chunked")] });
+        var runner = new BenchRunner(Options(new Uri(backend.Url, "/a")) with { Urls = [new Uri(backend.Url, "/a"), new Uri(backend.Url, "/chunked")] })
+        {
+            UseEventLoop = eventLoop && Epoll.IsSupported,
+        };
         await runner.RunAsync();
         var r = runner.GetResult();
 
@@ -175,6 +182,31 @@ public sealed class BenchToolTests
     }
 
     [Fact]
+    public async Task Fixed_rate_latency_matches_the_servers_own_service_times()
+    {
+        // bench/DelayServer: 90 % of answers after 2 ms, 10 % after 20 ms, each service time recorded by the server.
+        // At 200 req/s over 10 connections nothing queues, so the tool's p50/p99 should be the server's plus
+        // loopback and parsing: well within 15 % (the acceptance target), with generous margins on a busy machine.
+        await using var server = await DelayTarget.StartAsync(0, DelayDistribution.Parse("2ms:90,20ms:10"));
+        var warm = new BenchRunner(new BenchOptions { Urls = [server.Url], Connections = 10, Requests = 200, Duration = TimeSpan.FromSeconds(10), Timeout = TimeSpan.FromSeconds(5) });
+        await warm.RunAsync();
+        server.Reset();
+
+        var runner = new BenchRunner(new BenchOptions { Urls = [server.Url], Connections = 10, Rate = 200, Duration = TimeSpan.FromSeconds(4), Timeout = TimeSpan.FromSeconds(5) });
+        await runner.RunAsync();
+        var r = runner.GetResult();
+        var truth = server.Snapshot();
+
+        Assert.Equal(0, r.Errors.Transport);
+        Assert.InRange(r.Operations, 700, 810);
+        Assert.InRange(truth.Count, r.Operations, r.Operations + 10); // + answers cut off by the end of the run
+        Assert.InRange(truth.P50, 1.9, 6); // nanosleep-timed: ~2.1 ms on a quiet machine
+        Assert.InRange(truth.P99, 19.9, 30);
+        Assert.InRange(r.Latency.P50, truth.P50, (truth.P50 * 1.5) + 0.5);
+        Assert.InRange(r.Latency.P99, truth.P99, (truth.P99 * 1.5) + 0.5);
+    }
+
+    [Fact]
     public async Task Http2_streams_share_connections_over_h2c()
     {
         var protocols = new System.Collections.Concurrent.ConcurrentBag<string>();
@@ -231,12 +263,15 @@ public sealed class BenchToolTests
         Assert.True(r.Latency.P50 > 0);
     }
 
-    [Fact]
-    public async Task Transport_errors_are_counted_by_kind()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Transport_errors_are_counted_by_kind(bool eventLoop)
     {
+        eventLoop &= Epoll.IsSupported;
         // connect: nothing listens
         var closedPort = ClosedPort();
-        var connect = new BenchRunner(Options(new Uri($"http://127.0.0.1:{closedPort}/")) with { Connections = 1, Requests = 3 });
+        var connect = new BenchRunner(Options(new Uri($"http://127.0.0.1:{closedPort}/")) with { Connections = 1, Requests = 3 }) { UseEventLoop = eventLoop };
         await connect.RunAsync();
         Assert.Equal(3, connect.GetResult().Errors.Connect);
         Assert.Equal(0, connect.GetResult().Operations);
@@ -266,11 +301,11 @@ public sealed class BenchToolTests
             }
         });
 
-        var read = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)garbage.LocalEndpoint).Port}/")) with { Connections = 1, Requests = 3 });
+        var read = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)garbage.LocalEndpoint).Port}/")) with { Connections = 1, Requests = 3 }) { UseEventLoop = eventLoop };
         await read.RunAsync();
         Assert.Equal(3, read.GetResult().Errors.Read);
 
-        var timeout = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/")) with { Connections = 2, Requests = 2, Timeout = TimeSpan.FromMilliseconds(300) });
+        var timeout = new BenchRunner(Options(new Uri($"http://127.0.0.1:{((IPEndPoint)silent.LocalEndpoint).Port}/")) with { Connections = 2, Requests = 2, Timeout = TimeSpan.FromMilliseconds(300) }) { UseEventLoop = eventLoop };
         var started = DateTime.UtcNow;
         await timeout.RunAsync();
         Assert.Equal(2, timeout.GetResult().Errors.Timeout);

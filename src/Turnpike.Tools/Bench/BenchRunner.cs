@@ -48,6 +48,12 @@ public sealed class BenchRunner
 
     public BenchOptions Options => _options;
 
+    /// <summary>
+    /// HTTP/1.1 runs on <see cref="Http1EventLoop"/> where epoll is available (Linux), else on the portable
+    /// <see cref="Http1Connection"/> loops. Tests set it to cover both.
+    /// </summary>
+    internal bool UseEventLoop { get; init; } = Epoll.IsSupported;
+
     /// <summary>Runs one round, bounded by the options' duration and request count (and by <paramref name="cancellationToken"/>).</summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
@@ -78,6 +84,26 @@ public sealed class BenchRunner
                     for (var i = 0; i < templates.Length; i++)
                     {
                         templates[i] = Http1RequestTemplate.Create(_options.Urls[i], _options.Method, _options.Headers, _options.Body);
+                    }
+
+                    if (UseEventLoop)
+                    {
+                        // Linux: one epoll loop (thread) per shard over the connections i ≡ shard (mod threads).
+                        loops = new Task[Math.Min(_shards.Length, slots)];
+                        for (var s = 0; s < loops.Length; s++)
+                        {
+                            var mine = new int[((slots - 1 - s) / loops.Length) + 1];
+                            for (var k = 0; k < mine.Length; k++)
+                            {
+                                mine[k] = s + (k * loops.Length);
+                            }
+
+                            var loop = new Http1EventLoop(mine, slots, endPoint, templates, _shards[s], control, _options.Rate);
+                            loop.Start();
+                            loops[s] = loop.Completion;
+                        }
+
+                        break;
                     }
 
                     for (var i = 0; i < slots; i++)
