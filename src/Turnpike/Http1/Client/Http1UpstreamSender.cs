@@ -48,13 +48,20 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         var permits = pool.Permits;
         if (permits is not null)
         {
+            // Waiting for a free connection counts toward the activity timeout, as with SocketsHttpHandler.
+            bool admitted;
             try
             {
-                await permits.WaitAsync(cancellationToken).ConfigureAwait(false);
+                admitted = await permits.WaitAsync(pool.Cluster.Http.ActivityTimeout, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException ex)
             {
                 return YarpUpstreamSender.Classify(context, Report(context, ForwarderError.RequestCanceled, ex), cancellationToken);
+            }
+
+            if (!admitted)
+            {
+                return YarpUpstreamSender.Classify(context, Report(context, ForwarderError.RequestTimedOut, new OperationCanceledException("No connection to the destination became free within activityTimeout.")), cancellationToken);
             }
         }
 
@@ -108,7 +115,49 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             outcome = await ExchangeAsync(context, transformer, proxyRequest, pool.Create(), reused: false, cancellationToken).ConfigureAwait(false);
         }
 
-        return outcome == Outcome.RetryOnNewConnection ? ForwarderError.Request : (ForwarderError)outcome;
+        var error = outcome == Outcome.RetryOnNewConnection ? ForwarderError.Request : (ForwarderError)outcome;
+        if (error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled
+            or ForwarderError.RequestBodyClient or ForwarderError.RequestBodyDestination or ForwarderError.RequestBodyCanceled)
+        {
+            await OnRequestFailureAsync(context, transformer, error, cancellationToken).ConfigureAwait(false);
+        }
+
+        return error;
+    }
+
+    /// <summary>
+    /// What YARP's forwarder does when no response came: the status it leaves for the pipeline (the client's own
+    /// 400/413 for a body it could not read, 408 when that timed out, else 502/504) and the transformer called without a
+    /// response, so response transforms that apply to failures still run.
+    /// </summary>
+    private static async ValueTask OnRequestFailureAsync(HttpContext context, HttpTransformer transformer, ForwarderError error, CancellationToken cancellationToken)
+    {
+        var response = context.Response;
+        if (!response.HasStarted)
+        {
+            var timedOut = cancellationToken.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested;
+            response.Clear();
+            response.StatusCode = error switch
+            {
+                ForwarderError.RequestBodyClient => timedOut ? StatusCodes.Status408RequestTimeout
+                    : context.Features.Get<IForwarderErrorFeature>()?.Exception is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status400BadRequest,
+                ForwarderError.RequestTimedOut => StatusCodes.Status504GatewayTimeout,
+                ForwarderError.RequestCanceled or ForwarderError.RequestBodyCanceled => context.RequestAborted.IsCancellationRequested ? StatusCodes.Status400BadRequest : StatusCodes.Status502BadGateway,
+                _ => timedOut ? StatusCodes.Status504GatewayTimeout : StatusCodes.Status502BadGateway,
+            };
+        }
+        else
+        {
+            context.Abort();
+        }
+
+        try
+        {
+            await transformer.TransformResponseAsync(context, proxyResponse: null, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+        }
     }
 
     /// <summary>A connection that did not send anything goes back as it was (a new one is simply dropped).</summary>
