@@ -134,6 +134,21 @@ internal sealed class Http1UpstreamConnection
     /// <summary>The upstream's reason phrase when it is not the standard one for its status; else null.</summary>
     public string? CustomReasonPhrase { get; private set; }
 
+    /// <summary>Whether the direct-path request being sent has a body (set by <see cref="PrepareDirect"/>).</summary>
+    public bool DirectHasBody { get; private set; }
+
+    /// <summary>Prepares a direct-path exchange (no request message): a fresh activity source if the last one fired.</summary>
+    public void PrepareDirect(bool hasBody)
+    {
+        if (!_activity.TryReset())
+        {
+            _activity.Dispose();
+            _activity = new CancellationTokenSource();
+        }
+
+        DirectHasBody = hasBody;
+    }
+
     public void ResetResponse()
     {
         CustomReasonPhrase = null;
@@ -173,7 +188,10 @@ internal sealed class Http1UpstreamConnection
     }
 
     /// <summary>ASCII text (header names, values, the target); false when it holds a character that may not be sent (non-ASCII, CR, LF, NUL).</summary>
-    public bool WriteAscii(string text)
+    public bool WriteAscii(string text) => WriteAscii(text.AsSpan());
+
+    /// <summary>As <see cref="WriteAscii(string)"/>.</summary>
+    public bool WriteAscii(ReadOnlySpan<char> text)
     {
         var span = GetWriteSpan(text.Length);
         for (var i = 0; i < text.Length; i++)
@@ -282,11 +300,27 @@ internal sealed class Http1UpstreamConnection
             Array.Resize(ref _values, _values.Length * 2);
         }
 
-        var nameText = Reuse(ref _names[i], name);
-        var valueText = Reuse(ref _values[i], value);
-        if (!Response.Headers.TryAddWithoutValidation(nameText, valueText))
+        Reuse(ref _names[i], name);
+        Reuse(ref _values[i], value);
+    }
+
+    /// <summary>Header fields of the response just parsed (interim answers excluded), as strings reused across responses.</summary>
+    public int HeaderCount => _headerIndex;
+
+    public string HeaderName(int index) => _names[index]!;
+
+    public string HeaderValue(int index) => _values[index]!;
+
+    /// <summary>Puts the parsed header fields on <see cref="Response"/> (and its content, for content headers) for the transformer.</summary>
+    public void FillResponseMessage()
+    {
+        var headers = Response.Headers;
+        for (var i = 0; i < _headerIndex; i++)
         {
-            ResponseContent.Headers.TryAddWithoutValidation(nameText, valueText);
+            if (!headers.TryAddWithoutValidation(_names[i]!, _values[i]!))
+            {
+                ResponseContent.Headers.TryAddWithoutValidation(_names[i]!, _values[i]!);
+            }
         }
     }
 

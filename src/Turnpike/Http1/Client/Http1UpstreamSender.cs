@@ -25,6 +25,9 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     /// <summary>Room before the data of a request body chunk for its size line (up to 8 hex digits and CRLF).</summary>
     private const int ChunkPrefix = 10;
 
+    /// <summary>The direct path for routes without transforms; off only to compare it with the transformer path in tests.</summary>
+    internal static bool DirectPathEnabled { get; set; } = true;
+
     private static readonly Action<object?> CancelActivity = static state => ((CancellationTokenSource)state!).Cancel();
 
     public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken)
@@ -35,7 +38,9 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             return yarp.SendAsync(context, route, destination, cancellationToken);
         }
 
-        return SendRawAsync(context, route.Transformer, pool.For(destination.Address), cancellationToken);
+        // A route without transforms runs YARP's default transformer only: its effect is written directly.
+        var directEligible = DirectPathEnabled && route.Config.Transforms.Count == 0 && route.Transformer is not (Retries.RetryingTransformer or Concurrency.HeadersTimingTransformer);
+        return SendRawAsync(context, route.Transformer, directEligible, pool.For(destination.Address), cancellationToken);
     }
 
     private static bool IsUpgrade(HttpContext context) =>
@@ -43,7 +48,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true };
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<UpstreamResult> SendRawAsync(HttpContext context, HttpTransformer transformer, Http1DestinationPool pool, CancellationToken cancellationToken)
+    private static async ValueTask<UpstreamResult> SendRawAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
     {
         var permits = pool.Permits;
         if (permits is not null)
@@ -67,7 +72,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
 
         try
         {
-            var error = await ForwardAsync(context, transformer, pool, cancellationToken).ConfigureAwait(false);
+            var error = await ForwardAsync(context, transformer, directEligible, pool, cancellationToken).ConfigureAwait(false);
             return YarpUpstreamSender.Classify(context, error, cancellationToken);
         }
         finally
@@ -77,13 +82,33 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ForwarderError> ForwardAsync(HttpContext context, HttpTransformer transformer, Http1DestinationPool pool, CancellationToken cancellationToken)
+    private static async ValueTask<ForwarderError> ForwardAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
     {
         var request = context.Request;
         var connection = pool.Rent();
         var reused = connection is not null;
         connection ??= pool.Create();
-        connection.PrepareRequest(HttpMethod.Parse(request.Method), HasBody(context));
+        var hasBody = HasBody(context);
+        if (directEligible && Http1DirectPath.CanWrite(context, hasBody))
+        {
+            connection.PrepareDirect(hasBody);
+            var directOutcome = await ExchangeAsync(context, transformer, null, connection, reused, cancellationToken).ConfigureAwait(false);
+            if (directOutcome == Outcome.RetryOnNewConnection)
+            {
+                if (hasBody)
+                {
+                    request.Body.Position = 0;
+                }
+
+                var fresh = pool.Create();
+                fresh.PrepareDirect(hasBody);
+                directOutcome = await ExchangeAsync(context, transformer, null, fresh, reused: false, cancellationToken).ConfigureAwait(false);
+            }
+
+            return await FinishAsync(context, transformer, directOutcome, cancellationToken).ConfigureAwait(false);
+        }
+
+        connection.PrepareRequest(HttpMethod.Parse(request.Method), hasBody);
         var proxyRequest = connection.Request;
         try
         {
@@ -115,6 +140,11 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             outcome = await ExchangeAsync(context, transformer, proxyRequest, pool.Create(), reused: false, cancellationToken).ConfigureAwait(false);
         }
 
+        return await FinishAsync(context, transformer, outcome, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async ValueTask<ForwarderError> FinishAsync(HttpContext context, HttpTransformer transformer, Outcome outcome, CancellationToken cancellationToken)
+    {
         var error = outcome == Outcome.RetryOnNewConnection ? ForwarderError.Request : (ForwarderError)outcome;
         if (error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled
             or ForwarderError.RequestBodyClient or ForwarderError.RequestBodyDestination or ForwarderError.RequestBodyCanceled)
@@ -181,8 +211,13 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
 
     /// <summary>One request/response exchange on <paramref name="connection"/>; the connection is returned or closed before this ends.</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<Outcome> ExchangeAsync(HttpContext context, HttpTransformer transformer, HttpRequestMessage proxyRequest, Http1UpstreamConnection connection, bool reused, CancellationToken cancellationToken)
+    private static async ValueTask<Outcome> ExchangeAsync(HttpContext context, HttpTransformer transformer, HttpRequestMessage? proxyRequest, Http1UpstreamConnection connection, bool reused, CancellationToken cancellationToken)
     {
+        // Null: the direct path (route without transforms): the head is written from the HttpContext, as YARP's
+        // default transformer and SocketsHttpHandler would write it (UpstreamDifferentialTests holds it to that).
+        var direct = proxyRequest is null;
+        var method = direct ? HttpMethod.Parse(context.Request.Method) : proxyRequest!.Method;
+        var hasBody = direct ? connection.DirectHasBody : proxyRequest!.Content is not null;
         var pool = connection.Pool;
         var activity = connection.Activity;
         var activityTimeout = pool.Cluster.Http.ActivityTimeout;
@@ -193,7 +228,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         var reusable = false;
         // The request may be sent again on a fresh connection when this one was pooled and fails before any byte of
         // the response, and the request can be replayed: no body, or an idempotent method with a rewindable body.
-        var mayRetry = reused && (proxyRequest.Content is null || (context.Request.Body.CanSeek && IsIdempotent(proxyRequest.Method)));
+        var mayRetry = reused && (!hasBody || (context.Request.Body.CanSeek && IsIdempotent(method)));
         try
         {
             if (!connection.IsConnected)
@@ -211,7 +246,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 }
             }
 
-            if (!WriteHead(connection, proxyRequest))
+            if (direct ? !Http1DirectPath.TryWriteHead(connection, context, method, hasBody) : !WriteHead(connection, proxyRequest!))
             {
                 return (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "A request header or the request target holds a character that cannot be sent (non-ASCII, CR, LF or NUL)."));
             }
@@ -225,9 +260,10 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 return mayRetry ? Outcome.RetryOnNewConnection : (Outcome)Report(context, ForwarderError.Request, ex);
             }
 
-            if (proxyRequest.Content is not null)
+            if (hasBody)
             {
-                var bodyError = await SendBodyAsync(context, connection, proxyRequest, token).ConfigureAwait(false);
+                var length = direct ? context.Request.ContentLength : proxyRequest!.Content!.Headers.ContentLength;
+                var bodyError = await SendBodyAsync(context, connection, length, token).ConfigureAwait(false);
                 if (bodyError != ForwarderError.None)
                 {
                     if (bodyError == ForwarderError.RequestBodyCanceled)
@@ -240,10 +276,10 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             }
 
             // :: Response head (1xx interim answers skipped).
-            var method = ToHttp1Method(proxyRequest.Method);
+            var http1Method = ToHttp1Method(method);
             var parser = connection.Parser;
             connection.ResetResponse();
-            parser.Reset(method);
+            parser.Reset(http1Method);
             var received = false;
             while (true)
             {
@@ -288,7 +324,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 if (parser.Response.IsInterim)
                 {
                     connection.ResetResponse();
-                    parser.Reset(method);
+                    parser.Reset(http1Method);
                     continue;
                 }
 
@@ -315,7 +351,16 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             bool copyBody;
             try
             {
-                copyBody = await transformer.TransformResponseAsync(context, connection.Response, token).ConfigureAwait(false);
+                if (direct)
+                {
+                    Http1DirectPath.CopyResponseHeaders(connection, response);
+                    copyBody = true;
+                }
+                else
+                {
+                    connection.FillResponseMessage();
+                    copyBody = await transformer.TransformResponseAsync(context, connection.Response, token).ConfigureAwait(false);
+                }
             }
             catch (Exception ex)
             {
@@ -348,7 +393,11 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 return (Outcome)bodyResult;
             }
 
-            await transformer.TransformResponseTrailersAsync(context, connection.Response, token).ConfigureAwait(false);
+            if (!direct)
+            {
+                await transformer.TransformResponseTrailersAsync(context, connection.Response, token).ConfigureAwait(false);
+            }
+
             reusable = info.Reusable;
             return (Outcome)ForwarderError.None;
         }
@@ -547,10 +596,9 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
 
     /// <summary>Streams the client's body upstream: as is with a Content-Length, else in chunks (as SocketsHttpHandler).</summary>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
-    private static async ValueTask<ForwarderError> SendBodyAsync(HttpContext context, Http1UpstreamConnection connection, HttpRequestMessage proxyRequest, CancellationToken token)
+    private static async ValueTask<ForwarderError> SendBodyAsync(HttpContext context, Http1UpstreamConnection connection, long? length, CancellationToken token)
     {
         var source = context.Request.Body;
-        var length = proxyRequest.Content!.Headers.ContentLength;
         var buffer = connection.BodyBuffer(ChunkPrefix + BodyChunk + 2);
         var remaining = length ?? long.MaxValue;
         while (true)
