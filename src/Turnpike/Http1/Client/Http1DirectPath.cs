@@ -59,6 +59,12 @@ internal static class Http1DirectPath
         }
 
         var headers = request.Headers;
+        if (headers.ContainsKey(HeaderNames.TE) && !HttpProtocol.IsHttp11(request.Protocol) && !HttpProtocol.IsHttp10(request.Protocol))
+        {
+            // YARP forwards "TE: trailers" from HTTP/2 and HTTP/3 clients.
+            return false;
+        }
+
         if (hasBody)
         {
             // YARP drops a Content-Length sent with Transfer-Encoding: leave that case to the transformer path.
