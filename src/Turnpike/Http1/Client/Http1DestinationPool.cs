@@ -8,7 +8,7 @@ namespace Turnpike.Http1.Client;
 /// </summary>
 internal sealed class Http1DestinationPool
 {
-    private const int DefaultSlots = 512;
+    private const int DefaultSlots = 1024;
 
     /// <summary>A connection idle for longer than this is checked for a close by the upstream before it is reused.</summary>
     private static readonly TimeSpan StaleCheckAfter = TimeSpan.FromSeconds(1);

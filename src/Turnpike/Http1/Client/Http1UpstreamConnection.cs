@@ -114,8 +114,9 @@ internal sealed class Http1UpstreamConnection
     /// <summary>Clears the request and response messages for a new exchange; a fresh activity source if the last one fired.</summary>
     public void PrepareRequest(HttpMethod method, bool hasBody)
     {
-        if (!_activity.TryReset())
+        if (_activity.IsCancellationRequested)
         {
+            // (Reset with its timer stopped when the connection went back to the pool; only a fired one is replaced.)
             _activity.Dispose();
             _activity = new CancellationTokenSource();
         }
@@ -140,8 +141,9 @@ internal sealed class Http1UpstreamConnection
     /// <summary>Prepares a direct-path exchange (no request message): a fresh activity source if the last one fired.</summary>
     public void PrepareDirect(bool hasBody)
     {
-        if (!_activity.TryReset())
+        if (_activity.IsCancellationRequested)
         {
+            // (Reset with its timer stopped when the connection went back to the pool; only a fired one is replaced.)
             _activity.Dispose();
             _activity = new CancellationTokenSource();
         }

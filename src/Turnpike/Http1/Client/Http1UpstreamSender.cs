@@ -311,8 +311,9 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                         return (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "The upstream response head is larger than maxResponseHeadersSize."));
                     }
 
+                    // The head as a whole must come within activityTimeout of sending (as with SocketsHttpHandler, whose
+                    // SendAsync is one wait): no re-arming of the timer per read.
                     received = true;
-                    activity.CancelAfter(activityTimeout);
                     continue;
                 }
 
@@ -338,7 +339,6 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             }
 
             var info = parser.Response;
-            activity.CancelAfter(activityTimeout);
 
             // :: Status and headers through the route's transformer (it may hold the answer back for a retry).
             var response = context.Response;
