@@ -23,7 +23,7 @@ internal sealed class RuntimeModelBuilder(
     ITransformBuilder transformBuilder,
     TimeProvider? timeProvider = null,
     UpstreamClientFactory? clientFactory = null,
-    ILoggerFactory? loggerFactory = null)
+    ILoggerFactory? loggerFactory = null) : IDisposable
 {
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly UpstreamClientFactory _clients = clientFactory ?? UpstreamClientFactory.Default;
@@ -179,6 +179,20 @@ internal sealed class RuntimeModelBuilder(
                 RateLimits = rateLimits,
                 Identity = identity,
             };
+        }
+    }
+
+    /// <summary>Closes the raw engine's pools (their idle connections and sweep timers) when the gateway's services are disposed.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var pool in _rawPools.Values)
+            {
+                pool.Dispose();
+            }
+
+            _rawPools.Clear();
         }
     }
 
