@@ -306,6 +306,16 @@ public sealed record UpstreamHttpConfig
     /// <summary>Largest upstream response header section in bytes (applied in whole KiB).</summary>
     public long MaxResponseHeadersSize { get; init; } = 64 * 1024;
     public bool DangerousAcceptAnyServerCertificate { get; init; }
+    /// <summary>Which HTTP client sends to the upstream; null (not set) is <see cref="UpstreamEngine.Yarp"/>.</summary>
+    public UpstreamEngine? Engine { get; init; }
+}
+
+/// <summary>The upstream HTTP client of a cluster: YARP's forwarder over SocketsHttpHandler, or Turnpike's raw HTTP/1.1 client.</summary>
+public enum UpstreamEngine
+{
+    Yarp,
+    /// <summary>Turnpike's own pooled HTTP/1.1 client on sockets (<c>Http1/Client</c>): http:// destinations, HTTP/1.1 only.</summary>
+    Raw,
 }
 
 /// <summary>When HTTP/2 keep-alive PINGs are sent: only while requests are running, or always.</summary>

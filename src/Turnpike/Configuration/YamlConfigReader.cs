@@ -40,7 +40,7 @@ public static partial class YamlConfigReader
         "maxConnectionsPerDestination", "pooledConnectionIdleTimeout", "connectTimeout", "requestTimeout",
         "activityTimeout", "version", "http2MultipleConnections", "dnsRefresh", "dangerousAcceptAnyServerCertificate",
         "pooledConnectionLifetime", "keepAlivePingDelay", "keepAlivePingTimeout", "keepAlivePingPolicy", "noDelay",
-        "maxResponseHeadersSize",
+        "maxResponseHeadersSize", "engine",
     ];
 
     /// <summary>SocketsHttpHandler rejects keep-alive PING delays and timeouts under one second.</summary>
@@ -361,7 +361,7 @@ public static partial class YamlConfigReader
             {
                 Id = id,
                 Destinations = destinations,
-                Http = ReadUpstreamHttp(s.Child("http", HttpKeys)),
+                Http = ReadClusterHttp(s.Child("http", HttpKeys), destinations),
                 LoadBalancing = ReadLoadBalancing(s.Child("loadBalancing", LoadBalancingKeys)),
                 HealthCheck = healthCheck,
                 CircuitBreaker = ReadCircuitBreaker(s.Child("circuitBreaker", CircuitBreakerKeys)),
@@ -456,6 +456,18 @@ public static partial class YamlConfigReader
         return builder.ToString();
     }
 
+    /// <summary><c>engine: raw</c> speaks plain HTTP/1.1 only: no https:// destination (TLS stays with the YARP engine).</summary>
+    private static UpstreamHttpConfig ReadClusterHttp(YamlSection? s, List<DestinationConfig> destinations)
+    {
+        var http = ReadUpstreamHttp(s);
+        if (http.Engine == UpstreamEngine.Raw && destinations.Find(d => !d.Address.StartsWith("http://", StringComparison.OrdinalIgnoreCase)) is { } tls)
+        {
+            s!.Error("engine", $"'raw' needs http:// destinations; '{tls.Address}' is https:// (use engine: yarp for TLS upstreams)");
+        }
+
+        return http;
+    }
+
     private static UpstreamHttpConfig ReadUpstreamHttp(YamlSection? s)
     {
         var d = new UpstreamHttpConfig();
@@ -481,6 +493,12 @@ public static partial class YamlConfigReader
                     s.Error(key, "only applies to version \"2\" (HTTP/1.1 has no PINGs)");
                 }
             }
+        }
+
+        UpstreamEngine? engine = s.Has("engine") ? s.Enum("engine", UpstreamEngine.Yarp) : null;
+        if (engine == UpstreamEngine.Raw && version == "2")
+        {
+            s.Error("engine", "'raw' speaks HTTP/1.1 to the upstream; it cannot be combined with version \"2\" (use engine: yarp)");
         }
 
         TimeSpan? lifetime = s.Has("pooledConnectionLifetime") ? s.Duration("pooledConnectionLifetime", TimeSpan.Zero, allowZero: true) : null;
@@ -515,6 +533,7 @@ public static partial class YamlConfigReader
             NoDelay = s.Bool("noDelay", d.NoDelay),
             MaxResponseHeadersSize = s.Size("maxResponseHeadersSize", d.MaxResponseHeadersSize, 1024, MaximumResponseHeadersSize),
             DangerousAcceptAnyServerCertificate = s.Bool("dangerousAcceptAnyServerCertificate", false),
+            Engine = engine,
         };
     }
 

@@ -59,6 +59,10 @@ internal sealed class UpstreamClientFactory(IHostResolver resolver, TimeProvider
         return handler;
     }
 
+    /// <summary>The connect step of the raw HTTP/1.1 engine: same DNS cache and TCP_NODELAY rules as the YARP engine's callback.</summary>
+    public UpstreamConnector CreateConnector(UpstreamHttpConfig http) =>
+        new(new DnsCache(resolver, http.DnsRefresh, time, _logger), http.NoDelay, _logger);
+
     /// <summary>
     /// Unset: connections to host names are recycled every <c>dnsRefresh</c> so a DNS change moves existing traffic
     /// too; connections to IP addresses live as long as they are used. Zero: no limit.

@@ -52,6 +52,12 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
     /// <summary>Test seam: runs after the gateway's own service registrations, so a registration here replaces one of them.</summary>
     internal Action<IServiceCollection>? ConfigureServices { get; init; }
 
+    /// <summary>The runtime model in force (tests).</summary>
+    internal GatewaySnapshot Snapshot => (_state ?? throw new InvalidOperationException("Not started.")).Current;
+
+    /// <summary>Test seam: the upstream engine of clusters that do not choose one and could use it (see <see cref="RuntimeModelBuilder.DefaultUpstreamEngine"/>).</summary>
+    internal UpstreamEngine? DefaultUpstreamEngine { get; init; }
+
     /// <summary>Proxy listener addresses by listener name, once started (port 0 resolved to the bound port).</summary>
     public IReadOnlyDictionary<string, Uri> ListenerUrls { get; private set; } = new Dictionary<string, Uri>();
 
@@ -86,7 +92,8 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         builder.Services.AddSingleton<UpstreamClientFactory>();
         builder.Services.AddSingleton<RuntimeModelBuilder>();
         builder.Services.AddSingleton<GatewayState>();
-        builder.Services.AddSingleton<IUpstreamSender, YarpUpstreamSender>();
+        builder.Services.AddSingleton<YarpUpstreamSender>();
+        builder.Services.AddSingleton<IUpstreamSender, Http1.Client.Http1UpstreamSender>();
         builder.Services.AddSingleton<ProxyHandler>();
         builder.Services.AddTurnpikeMetrics();
         builder.Services.AddSingleton(sp => new RecentErrors(sp.GetRequiredService<TimeProvider>()));
@@ -119,6 +126,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         _state = gateway.Services.GetRequiredService<GatewayState>();
         _accessLog = gateway.Services.GetRequiredService<AccessLog>();
         ConnectionLimiter = gateway.Services.GetRequiredService<ConnectionLimiter>();
+        gateway.Services.GetRequiredService<RuntimeModelBuilder>().DefaultUpstreamEngine = DefaultUpstreamEngine;
         var errors = _state.Initialize(config);
         if (errors.Count > 0)
         {

@@ -33,6 +33,9 @@ internal sealed class ClusterModel(
     /// <summary>Caps the retries of every route sending here; carried over a reload that leaves the cluster and its budget unchanged.</summary>
     public required RetryBudget RetryBudget { get; init; }
 
+    /// <summary>The raw HTTP/1.1 client's connection pools (<c>http.engine: raw</c>); null for the YARP engine.</summary>
+    public Http1.Client.Http1ConnectionPool? RawPool { get; init; }
+
     /// <summary>Adaptive concurrency limit; null when off. Carried over a reload that leaves its settings unchanged.</summary>
     public Concurrency.AdaptiveConcurrencyLimiter? Concurrency { get; init; }
 

@@ -23,7 +23,7 @@ internal sealed class RuntimeModelBuilder(
     ITransformBuilder transformBuilder,
     TimeProvider? timeProvider = null,
     UpstreamClientFactory? clientFactory = null,
-    ILoggerFactory? loggerFactory = null)
+    ILoggerFactory? loggerFactory = null) : IDisposable
 {
     private readonly TimeProvider _time = timeProvider ?? TimeProvider.System;
     private readonly UpstreamClientFactory _clients = clientFactory ?? UpstreamClientFactory.Default;
@@ -32,7 +32,14 @@ internal sealed class RuntimeModelBuilder(
     private readonly ILogger _identityLogger = (loggerFactory ?? NullLoggerFactory.Instance).CreateLogger("Turnpike.Identity");
     // Whether a cluster has host-name destinations is part of the key: it decides the DNS cache and connection lifetime.
     private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http, bool ResolvesNames), HttpMessageInvoker> _invokers = [];
+    private readonly Dictionary<(string Cluster, UpstreamHttpConfig Http, bool ResolvesNames), Http1.Client.Http1ConnectionPool> _rawPools = [];
     private readonly Lock _lock = new();
+
+    /// <summary>
+    /// The engine of clusters that do not set <c>http.engine</c> and could use the raw one (http:// destinations,
+    /// HTTP/1.1); null keeps YARP. A test seam (<c>TURNPIKE_TEST_UPSTREAM_ENGINE</c>), applied at every load.
+    /// </summary>
+    internal UpstreamEngine? DefaultUpstreamEngine { get; set; }
 
     /// <summary>Checks each route's transforms with YARP's own validation, pointing errors at the transform in the file.</summary>
     public IReadOnlyList<ConfigError> ValidateTransforms(GatewayConfig config)
@@ -66,6 +73,7 @@ internal sealed class RuntimeModelBuilder(
         {
             var clusters = new Dictionary<string, ClusterModel>(StringComparer.Ordinal);
             var usedInvokers = new HashSet<(string, UpstreamHttpConfig, bool)>();
+            var usedRawPools = new HashSet<(string, UpstreamHttpConfig, bool)>();
             foreach (var c in config.Clusters)
             {
                 var resolvesNames = c.Destinations.Any(d => Uri.CheckHostName(new Uri(d.Address).Host) == UriHostNameType.Dns);
@@ -77,11 +85,18 @@ internal sealed class RuntimeModelBuilder(
                     _invokers[key] = invoker;
                 }
 
+                var rawPool = RawPoolFor(c, key);
+                if (rawPool is not null)
+                {
+                    usedRawPools.Add(key);
+                }
+
                 var requestConfig = CreateRequestConfig(c);
                 if (previous is not null && previous.Clusters.TryGetValue(c.Id, out var old) && ReferenceEquals(old.Invoker, invoker) && SameUpstreams(old.Config, c))
                 {
                     clusters[c.Id] = new ClusterModel(c, old.Destinations, invoker, requestConfig, old.Health)
                     {
+                        RawPool = rawPool,
                         RetryBudget = c.RetryBudget == old.Config.RetryBudget ? old.RetryBudget : new RetryBudget(c.RetryBudget, _time),
                         Concurrency = c.AdaptiveConcurrency == old.Config.AdaptiveConcurrency ? old.Concurrency : CreateLimiter(c),
                     };
@@ -109,6 +124,7 @@ internal sealed class RuntimeModelBuilder(
 
                 clusters[c.Id] = new ClusterModel(c, destinations, invoker, requestConfig, health)
                 {
+                    RawPool = rawPool,
                     RetryBudget = new RetryBudget(c.RetryBudget, _time),
                     Concurrency = CreateLimiter(c),
                 };
@@ -119,6 +135,13 @@ internal sealed class RuntimeModelBuilder(
             foreach (var stale in _invokers.Keys.Where(k => !usedInvokers.Contains(k)).ToList())
             {
                 _invokers.Remove(stale);
+            }
+
+            // Raw pools no longer referenced close their idle connections now; busy ones close when their request ends.
+            foreach (var (stale, pool) in _rawPools.Where(p => !usedRawPools.Contains(p.Key)).ToList())
+            {
+                _rawPools.Remove(stale);
+                pool.Dispose();
             }
 
             var rateLimits = RateLimiting.RateLimitSet.Build(config, previous?.RateLimits, _time, _rateLimitLogger);
@@ -157,6 +180,44 @@ internal sealed class RuntimeModelBuilder(
                 Identity = identity,
             };
         }
+    }
+
+    /// <summary>Closes the raw engine's pools (their idle connections and sweep timers) when the gateway's services are disposed.</summary>
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var pool in _rawPools.Values)
+            {
+                pool.Dispose();
+            }
+
+            _rawPools.Clear();
+        }
+    }
+
+    /// <summary>The cluster's raw HTTP/1.1 pools when it uses that engine (set, or the default seam for an eligible cluster); else null.</summary>
+    private Http1.Client.Http1ConnectionPool? RawPoolFor(ClusterConfig c, (string Cluster, UpstreamHttpConfig Http, bool ResolvesNames) key)
+    {
+        var raw = c.Http.Engine switch
+        {
+            UpstreamEngine.Raw => true,
+            null => DefaultUpstreamEngine == UpstreamEngine.Raw && c.Http.Version == "1.1"
+                && c.Destinations.All(d => d.Address.StartsWith("http://", StringComparison.OrdinalIgnoreCase)),
+            _ => false,
+        };
+        if (!raw)
+        {
+            return null;
+        }
+
+        if (!_rawPools.TryGetValue(key, out var pool))
+        {
+            pool = new Http1.Client.Http1ConnectionPool(c.Http, key.ResolvesNames, _clients.CreateConnector(c.Http), _time);
+            _rawPools[key] = pool;
+        }
+
+        return pool;
     }
 
     private Concurrency.AdaptiveConcurrencyLimiter? CreateLimiter(ClusterConfig c) =>

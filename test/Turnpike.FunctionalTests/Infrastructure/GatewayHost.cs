@@ -55,6 +55,7 @@ public sealed class GatewayHost : IAsyncDisposable
         var server = new TurnpikeServer(ConfigSource.FromFile(path), logging => logging.SetMinimumLevel(LogLevel.Warning).AddFilter("Turnpike", LogLevel.Warning))
         {
             ConfigureServices = configureServices,
+            DefaultUpstreamEngine = DefaultUpstreamEngine,
         };
         try
         {
@@ -68,6 +69,13 @@ public sealed class GatewayHost : IAsyncDisposable
 
         return new GatewayHost(server, directory, path);
     }
+
+    /// <summary>
+    /// <c>TURNPIKE_TEST_UPSTREAM_ENGINE=raw</c> runs every cluster that may use the raw HTTP/1.1 engine (http://
+    /// destinations, HTTP/1.1, no explicit <c>http.engine</c>) on it, so the whole suite exercises that engine.
+    /// </summary>
+    internal static UpstreamEngine? DefaultUpstreamEngine { get; } =
+        Environment.GetEnvironmentVariable("TURNPIKE_TEST_UPSTREAM_ENGINE") is { Length: > 0 } engine && Enum.TryParse<UpstreamEngine>(engine, ignoreCase: true, out var parsed) ? parsed : null;
 
     public static string WithDefaults(string yaml)
     {

@@ -1,0 +1,91 @@
+using System.Collections.Concurrent;
+using Turnpike.Configuration;
+using Turnpike.Connections;
+
+namespace Turnpike.Http1.Client;
+
+/// <summary>
+/// The raw HTTP/1.1 client of one cluster (<c>clusters.*.http.engine: raw</c>): one <see cref="Http1DestinationPool"/>
+/// of keep-alive connections per destination address, the cluster's <see cref="UpstreamConnector"/> (DNS cache, TCP_NODELAY),
+/// and one <see cref="TimeProvider"/> timer that closes connections idle for longer than
+/// <c>pooledConnectionIdleTimeout</c> or older than the pooled connection lifetime. Built by the runtime model and carried
+/// across reloads while the cluster's HTTP settings are unchanged, like the YARP engine's <c>SocketsHttpHandler</c>.
+/// </summary>
+internal sealed class Http1ConnectionPool : IDisposable
+{
+    private readonly ConcurrentDictionary<string, Http1DestinationPool> _destinations = new(StringComparer.Ordinal);
+    private readonly ITimer _sweep;
+    private volatile bool _disposed;
+
+    public Http1ConnectionPool(UpstreamHttpConfig http, bool resolvesNames, UpstreamConnector connector, TimeProvider time)
+    {
+        Http = http;
+        Connector = connector;
+        Time = time;
+        IdleTimeout = http.PooledConnectionIdleTimeout;
+        Lifetime = UpstreamClientFactory.PooledConnectionLifetime(http, resolvesNames);
+        Limits = new Http1Limits(
+            MaxRequestLineLength: 8 * 1024,
+            MaxHeaderCount: 1024,
+            MaxHeaderBytes: (int)Math.Min(int.MaxValue / 2, http.MaxResponseHeadersSize),
+            MaxBodySize: long.MaxValue,
+            MaxChunkExtensionLength: 1024,
+            MaxTrailerBytes: 64 * 1024);
+        var period = TimeSpan.FromTicks(Math.Clamp(Math.Min(IdleTimeout.Ticks, Lifetime == Timeout.InfiniteTimeSpan ? long.MaxValue : Lifetime.Ticks) / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerSecond * 15));
+        _sweep = time.CreateTimer(static state => ((Http1ConnectionPool)state!).Sweep(), this, period, period);
+    }
+
+    public UpstreamHttpConfig Http { get; }
+
+    public UpstreamConnector Connector { get; }
+
+    public TimeProvider Time { get; }
+
+    public TimeSpan IdleTimeout { get; }
+
+    /// <summary><see cref="Timeout.InfiniteTimeSpan"/> when connections live as long as they are used.</summary>
+    public TimeSpan Lifetime { get; }
+
+    public Http1Limits Limits { get; }
+
+    public bool IsDisposed => _disposed;
+
+    /// <summary>The pool of <paramref name="address"/> (a destination's <c>http://host:port</c> prefix).</summary>
+    public Http1DestinationPool For(string address) =>
+        _destinations.TryGetValue(address, out var pool) ? pool : _destinations.GetOrAdd(address, static (a, self) => new Http1DestinationPool(self, a), this);
+
+    /// <summary>Open connections over all destinations, idle and busy (for tests and diagnostics).</summary>
+    public int OpenConnections
+    {
+        get
+        {
+            var total = 0;
+            foreach (var pool in _destinations.Values)
+            {
+                total += pool.OpenConnections;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>Closes the expired idle connections of every destination.</summary>
+    internal void Sweep()
+    {
+        foreach (var pool in _destinations.Values)
+        {
+            pool.CloseExpired();
+        }
+    }
+
+    /// <summary>Closes idle connections now; connections still serving a request close when they come back.</summary>
+    public void Dispose()
+    {
+        _disposed = true;
+        _sweep.Dispose();
+        foreach (var pool in _destinations.Values)
+        {
+            pool.CloseIdle();
+        }
+    }
+}

@@ -1,0 +1,167 @@
+namespace Turnpike.Http1.Client;
+
+/// <summary>
+/// Keep-alive connections to one destination, lock-free: idle connections sit in an array of slots taken and filled
+/// with <see cref="Interlocked"/> (the lowest slots are reused first, so spare connections drift to the end and
+/// expire). With <c>maxConnectionsPerDestination</c> set, a <see cref="SemaphoreSlim"/> bounds the connections in use;
+/// unlimited clusters (the default) take no permit.
+/// </summary>
+internal sealed class Http1DestinationPool
+{
+    private const int DefaultSlots = 1024;
+
+    /// <summary>A connection idle for longer than this is checked for a close by the upstream before it is reused.</summary>
+    private static readonly TimeSpan StaleCheckAfter = TimeSpan.FromSeconds(1);
+
+    private readonly Http1UpstreamConnection?[] _idle;
+    private readonly SemaphoreSlim? _permits;
+    private int _open;
+    private int _idleCount;
+
+    public Http1DestinationPool(Http1ConnectionPool cluster, string address)
+    {
+        Cluster = cluster;
+        Address = address;
+        var uri = new Uri(address);
+        Host = uri.IdnHost;
+        Port = uri.Port;
+        // As SocketsHttpHandler writes it: the IDN host (IPv6 in brackets) and the port unless it is the scheme's default.
+        var authority = uri.HostNameType == UriHostNameType.IPv6 ? $"[{uri.IdnHost}]" : uri.IdnHost;
+        HostHeader = System.Text.Encoding.ASCII.GetBytes(uri.IsDefaultPort ? authority : $"{authority}:{uri.Port}");
+        var max = cluster.Http.MaxConnectionsPerDestination;
+        _idle = new Http1UpstreamConnection?[Math.Min(max, DefaultSlots)];
+        _permits = max == int.MaxValue ? null : new SemaphoreSlim(max, max);
+    }
+
+    public Http1ConnectionPool Cluster { get; }
+
+    public string Address { get; }
+
+    public string Host { get; }
+
+    public int Port { get; }
+
+    /// <summary>The Host header value for this destination, ASCII.</summary>
+    public byte[] HostHeader { get; }
+
+    public int OpenConnections => Volatile.Read(ref _open);
+
+    public int IdleConnections => Volatile.Read(ref _idleCount);
+
+    /// <summary>Null when unlimited; otherwise wait on it before <see cref="Rent"/> and release after <see cref="Return"/>.</summary>
+    public SemaphoreSlim? Permits => _permits;
+
+    /// <summary>An idle connection that may be reused, or null (the caller then opens a new one).</summary>
+    public Http1UpstreamConnection? Rent()
+    {
+        if (Volatile.Read(ref _idleCount) == 0)
+        {
+            return null;
+        }
+
+        var slots = _idle;
+        var now = Cluster.Time.GetTimestamp();
+        for (var i = 0; i < slots.Length; i++)
+        {
+            if (Volatile.Read(ref slots[i]) is null)
+            {
+                continue;
+            }
+
+            var connection = Interlocked.Exchange(ref slots[i], null);
+            if (connection is null)
+            {
+                continue;
+            }
+
+            Interlocked.Decrement(ref _idleCount);
+            if (IsExpired(connection, now) || (Cluster.Time.GetElapsedTime(connection.IdleSince, now) > StaleCheckAfter && connection.LooksClosed()))
+            {
+                Close(connection);
+                continue;
+            }
+
+            return connection;
+        }
+
+        return null;
+    }
+
+    /// <summary>A new, not yet connected connection counted as open.</summary>
+    public Http1UpstreamConnection Create()
+    {
+        Interlocked.Increment(ref _open);
+        return new Http1UpstreamConnection(this);
+    }
+
+    /// <summary>Puts a connection whose exchange ended cleanly back for reuse (or closes it when the pool is full, expired or dropped).</summary>
+    public void Return(Http1UpstreamConnection connection)
+    {
+        var now = Cluster.Time.GetTimestamp();
+        if (!Cluster.IsDisposed && !IsExpired(connection, now))
+        {
+            connection.IdleSince = now;
+            var slots = _idle;
+            for (var i = 0; i < slots.Length; i++)
+            {
+                if (Volatile.Read(ref slots[i]) is null && Interlocked.CompareExchange(ref slots[i], connection, null) is null)
+                {
+                    Interlocked.Increment(ref _idleCount);
+                    if (Cluster.IsDisposed)
+                    {
+                        // Dropped while we returned: do not leave it behind.
+                        CloseIdle();
+                    }
+
+                    return;
+                }
+            }
+        }
+
+        Close(connection);
+    }
+
+    /// <summary>Closes a connection that must not be reused (broken exchange, upstream asked to close, …).</summary>
+    public void Close(Http1UpstreamConnection connection)
+    {
+        if (connection.Dispose())
+        {
+            Interlocked.Decrement(ref _open);
+        }
+    }
+
+    internal void CloseExpired()
+    {
+        var now = Cluster.Time.GetTimestamp();
+        var slots = _idle;
+        for (var i = 0; i < slots.Length; i++)
+        {
+            if (Volatile.Read(ref slots[i]) is { } candidate && IsExpired(candidate, now)
+                && Interlocked.CompareExchange(ref slots[i], null, candidate) == candidate)
+            {
+                Interlocked.Decrement(ref _idleCount);
+                Close(candidate);
+            }
+        }
+    }
+
+    internal void CloseIdle()
+    {
+        var slots = _idle;
+        for (var i = 0; i < slots.Length; i++)
+        {
+            if (Interlocked.Exchange(ref slots[i], null) is { } connection)
+            {
+                Interlocked.Decrement(ref _idleCount);
+                Close(connection);
+            }
+        }
+    }
+
+    private bool IsExpired(Http1UpstreamConnection connection, long now)
+    {
+        var time = Cluster.Time;
+        return (connection.IdleSince != 0 && time.GetElapsedTime(connection.IdleSince, now) >= Cluster.IdleTimeout)
+            || (Cluster.Lifetime != Timeout.InfiniteTimeSpan && time.GetElapsedTime(connection.CreatedAt, now) >= Cluster.Lifetime);
+    }
+}

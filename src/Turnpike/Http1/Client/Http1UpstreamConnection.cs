@@ -1,0 +1,379 @@
+using System.Buffers;
+using System.Net;
+using System.Net.Http;
+using System.Net.Sockets;
+using System.Text;
+
+namespace Turnpike.Http1.Client;
+
+/// <summary>
+/// One keep-alive HTTP/1.1 connection to an upstream: the socket, pooled read and write buffers, the strict
+/// <see cref="Http1ResponseParser"/> and <see cref="ChunkedDecoder"/>, and the request and response messages the route's
+/// transformer works on, reused from one exchange to the next (headers cleared, header value strings reused when the
+/// upstream sends the same bytes again). Used by one request at a time.
+/// </summary>
+internal sealed class Http1UpstreamConnection
+{
+    private const int ReadBufferSize = 16 * 1024;
+    private const int WriteBufferSize = 4 * 1024;
+
+    private readonly Http1DestinationPool _pool;
+    private Socket? _socket;
+    private byte[] _read;
+    private byte[] _write;
+    private int _writeLength;
+    private int _readStart;
+    private int _readEnd;
+    private int _disposed;
+    private string?[] _names = new string?[16];
+    private string?[] _values = new string?[16];
+    private int _headerIndex;
+    private CancellationTokenSource _activity = new();
+
+    public Http1UpstreamConnection(Http1DestinationPool pool)
+    {
+        _pool = pool;
+        _read = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
+        _write = ArrayPool<byte>.Shared.Rent(WriteBufferSize);
+        Parser = new Http1ResponseParser(pool.Cluster.Limits);
+        Chunked = new ChunkedDecoder(pool.Cluster.Limits, requestSide: false);
+        CreatedAt = pool.Cluster.Time.GetTimestamp();
+        RequestContent = new HeaderOnlyContent();
+        ResponseContent = new HeaderOnlyContent();
+        Response = new HttpResponseMessage { Content = ResponseContent };
+    }
+
+    public Http1DestinationPool Pool => _pool;
+
+    public bool IsConnected => _socket is not null;
+
+    public long CreatedAt { get; }
+
+    /// <summary>Timestamp when the connection went back to the pool; 0 while new.</summary>
+    public long IdleSince { get; set; }
+
+    /// <summary>Number of exchanges completed on this connection.</summary>
+    public int Exchanges { get; set; }
+
+    public Http1ResponseParser Parser { get; }
+
+    public ChunkedDecoder Chunked { get; }
+
+    /// <summary>The request the transformer fills; reset by <see cref="PrepareRequest"/>.</summary>
+    public HttpRequestMessage Request { get; private set; } = new();
+
+    public HeaderOnlyContent RequestContent { get; }
+
+    public HttpResponseMessage Response { get; }
+
+    public HeaderOnlyContent ResponseContent { get; }
+
+    /// <summary>Cancelled by the attempt's token, the client aborting, or the activity timeout.</summary>
+    public CancellationToken ActivityToken => _activity.Token;
+
+    public CancellationTokenSource Activity => _activity;
+
+    public ReadOnlySpan<byte> Buffered => _read.AsSpan(_readStart, _readEnd - _readStart);
+
+    public int BufferedCount => _readEnd - _readStart;
+
+    public ReadOnlyMemory<byte> BufferedMemory => _read.AsMemory(_readStart, _readEnd - _readStart);
+
+    public async ValueTask ConnectAsync(CancellationToken cancellationToken)
+    {
+        var connectTimeout = _pool.Cluster.Http.ConnectTimeout;
+        using var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        connect.CancelAfter(connectTimeout);
+        Stream stream;
+        try
+        {
+            stream = await _pool.Cluster.Connector.ConnectAsync(_pool.Host, _pool.Port, connect.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
+        {
+            // As SocketsHttpHandler reports its ConnectTimeout: a cancellation wrapping a TimeoutException.
+            throw new TaskCanceledException($"The connection to {_pool.Address} was not established within {connectTimeout.TotalSeconds}s.", new TimeoutException(ex.Message, ex));
+        }
+
+        _socket = ((NetworkStream)stream).Socket;
+    }
+
+    /// <summary>True when an idle connection has something to read: the upstream closed it (EOF) or sent bytes nobody asked for.</summary>
+    public bool LooksClosed()
+    {
+        try
+        {
+            return _socket is null || _socket.Poll(0, SelectMode.SelectRead);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+            return true;
+        }
+    }
+
+    /// <summary>Clears the request and response messages for a new exchange; a fresh activity source if the last one fired.</summary>
+    public void PrepareRequest(HttpMethod method, bool hasBody)
+    {
+        if (_activity.IsCancellationRequested)
+        {
+            // (Reset with its timer stopped when the connection went back to the pool; only a fired one is replaced.)
+            _activity.Dispose();
+            _activity = new CancellationTokenSource();
+        }
+
+        var request = Request;
+        request.Headers.Clear();
+        request.RequestUri = null;
+
+        request.Method = method;
+        request.Version = HttpVersion.Version11;
+        request.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;
+        RequestContent.Headers.Clear();
+        request.Content = hasBody ? RequestContent : null;
+    }
+
+    /// <summary>The upstream's reason phrase when it is not the standard one for its status; else null.</summary>
+    public string? CustomReasonPhrase { get; private set; }
+
+    /// <summary>Whether the direct-path request being sent has a body (set by <see cref="PrepareDirect"/>).</summary>
+    public bool DirectHasBody { get; private set; }
+
+    /// <summary>Prepares a direct-path exchange (no request message): a fresh activity source if the last one fired.</summary>
+    public void PrepareDirect(bool hasBody)
+    {
+        if (_activity.IsCancellationRequested)
+        {
+            // (Reset with its timer stopped when the connection went back to the pool; only a fired one is replaced.)
+            _activity.Dispose();
+            _activity = new CancellationTokenSource();
+        }
+
+        DirectHasBody = hasBody;
+    }
+
+    public void ResetResponse()
+    {
+        CustomReasonPhrase = null;
+        var response = Response;
+        response.Headers.Clear();
+        ResponseContent.Headers.Clear();
+        response.ReasonPhrase = null;
+        response.StatusCode = HttpStatusCode.OK;
+        _headerIndex = 0;
+    }
+
+    // ---- writing -----------------------------------------------------------------------------------------------
+
+    public void BeginWrite() => _writeLength = 0;
+
+    public int WrittenLength => _writeLength;
+
+    public Span<byte> GetWriteSpan(int sizeHint)
+    {
+        if (_write.Length - _writeLength < sizeHint)
+        {
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_write.Length * 2, _writeLength + sizeHint));
+            _write.AsSpan(0, _writeLength).CopyTo(bigger);
+            ArrayPool<byte>.Shared.Return(_write);
+            _write = bigger;
+        }
+
+        return _write.AsSpan(_writeLength);
+    }
+
+    public void Advance(int count) => _writeLength += count;
+
+    public void Write(ReadOnlySpan<byte> bytes)
+    {
+        bytes.CopyTo(GetWriteSpan(bytes.Length));
+        _writeLength += bytes.Length;
+    }
+
+    /// <summary>ASCII text (header names, values, the target); false when it holds a character that may not be sent (non-ASCII, CR, LF, NUL).</summary>
+    public bool WriteAscii(string text) => WriteAscii(text.AsSpan());
+
+    /// <summary>As <see cref="WriteAscii(string)"/>.</summary>
+    public bool WriteAscii(ReadOnlySpan<char> text)
+    {
+        var span = GetWriteSpan(text.Length);
+        for (var i = 0; i < text.Length; i++)
+        {
+            var c = text[i];
+            if (c > 0x7F || c is '\r' or '\n' or '\0')
+            {
+                return false;
+            }
+
+            span[i] = (byte)c;
+        }
+
+        _writeLength += text.Length;
+        return true;
+    }
+
+    public ValueTask SendWrittenAsync(CancellationToken cancellationToken) => SendAsync(_write.AsMemory(0, _writeLength), cancellationToken);
+
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        var socket = _socket!;
+        while (!data.IsEmpty)
+        {
+            var sent = await socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            data = data[sent..];
+        }
+    }
+
+    /// <summary>A scratch buffer of at least <paramref name="size"/> bytes for copying the request body (the write buffer, after the head was sent).</summary>
+    public Memory<byte> BodyBuffer(int size)
+    {
+        _writeLength = 0;
+        return _write.Length >= size ? _write : GrowWrite(size);
+    }
+
+    private byte[] GrowWrite(int size)
+    {
+        ArrayPool<byte>.Shared.Return(_write);
+        _write = ArrayPool<byte>.Shared.Rent(size);
+        return _write;
+    }
+
+    // ---- reading -----------------------------------------------------------------------------------------------
+
+    /// <summary>Reads more bytes after the buffered ones; 0 at end of stream. Grows the buffer up to <paramref name="maxBuffered"/>.</summary>
+    public async ValueTask<int> ReceiveAsync(int maxBuffered, CancellationToken cancellationToken)
+    {
+        if (_readStart == _readEnd)
+        {
+            _readStart = _readEnd = 0;
+        }
+        else if (_readEnd == _read.Length)
+        {
+            var count = _readEnd - _readStart;
+            if (_readStart > 0)
+            {
+                _read.AsSpan(_readStart, count).CopyTo(_read);
+            }
+            else if (_read.Length < maxBuffered)
+            {
+                var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(maxBuffered, _read.Length * 2));
+                _read.AsSpan(0, count).CopyTo(bigger);
+                ArrayPool<byte>.Shared.Return(_read);
+                _read = bigger;
+            }
+            else
+            {
+                return -1; // full, nothing consumed: the caller's limit is exceeded
+            }
+
+            _readStart = 0;
+            _readEnd = count;
+        }
+
+        var read = await _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        _readEnd += read;
+        return read;
+    }
+
+    public void Consume(int count) => _readStart += count;
+
+    public ReadOnlySequence<byte> BufferedSequence => new(_read, _readStart, _readEnd - _readStart);
+
+    /// <summary>Offset of a position within <see cref="BufferedSequence"/> (single segment over the read buffer).</summary>
+    public int OffsetOf(SequencePosition position) => position.GetInteger() - _readStart;
+
+    // ---- response head ---------------------------------------------------------------------------------------------
+
+    public void OnStatusLine(Http1Version version, int statusCode, ReadOnlySpan<byte> reason)
+    {
+        var response = Response;
+        response.Version = version == Http1Version.Http11 ? HttpVersion.Version11 : HttpVersion.Version10;
+        response.StatusCode = (HttpStatusCode)statusCode;
+        var standard = Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(statusCode);
+        CustomReasonPhrase = Ascii.Equals(reason, standard) ? null : Encoding.Latin1.GetString(reason);
+        response.ReasonPhrase = CustomReasonPhrase;
+    }
+
+    public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
+    {
+        var i = _headerIndex++;
+        if (i >= _names.Length)
+        {
+            Array.Resize(ref _names, _names.Length * 2);
+            Array.Resize(ref _values, _values.Length * 2);
+        }
+
+        Reuse(ref _names[i], name);
+        Reuse(ref _values[i], value);
+    }
+
+    /// <summary>Header fields of the response just parsed (interim answers excluded), as strings reused across responses.</summary>
+    public int HeaderCount => _headerIndex;
+
+    public string HeaderName(int index) => _names[index]!;
+
+    public string HeaderValue(int index) => _values[index]!;
+
+    /// <summary>Puts the parsed header fields on <see cref="Response"/> (and its content, for content headers) for the transformer.</summary>
+    public void FillResponseMessage()
+    {
+        var headers = Response.Headers;
+        for (var i = 0; i < _headerIndex; i++)
+        {
+            if (!headers.TryAddWithoutValidation(_names[i]!, _values[i]!))
+            {
+                ResponseContent.Headers.TryAddWithoutValidation(_names[i]!, _values[i]!);
+            }
+        }
+    }
+
+    /// <summary>The string of the same header on the previous response when the bytes are equal (Kestrel-style string reuse), else a new one.</summary>
+    private static string Reuse(ref string? slot, ReadOnlySpan<byte> bytes)
+    {
+        var previous = slot;
+        if (previous is not null && previous.Length == bytes.Length && Ascii.Equals(bytes, previous))
+        {
+            return previous;
+        }
+
+        return slot = Encoding.Latin1.GetString(bytes);
+    }
+
+    /// <summary>Closes the socket and returns the buffers; true the first time.</summary>
+    public bool Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0)
+        {
+            return false;
+        }
+
+        try
+        {
+            _socket?.Dispose();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        _activity.Dispose();
+        Parser.Dispose();
+        Chunked.Dispose();
+        ArrayPool<byte>.Shared.Return(_read);
+        ArrayPool<byte>.Shared.Return(_write);
+        _read = [];
+        _write = [];
+        return true;
+    }
+}
+
+/// <summary>Content that only carries headers: the request body and response body are streamed by the sender, never through it.</summary>
+internal sealed class HeaderOnlyContent : HttpContent
+{
+    protected override Task SerializeToStreamAsync(Stream stream, TransportContext? context) =>
+        throw new NotSupportedException("The raw HTTP/1.1 client streams bodies itself.");
+
+    protected override bool TryComputeLength(out long length)
+    {
+        length = 0;
+        return false;
+    }
+}

@@ -1,0 +1,92 @@
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+using Turnpike.Configuration;
+using Turnpike.Connections;
+using Turnpike.Http1.Client;
+
+namespace Turnpike.Tests.Http1.Client;
+
+/// <summary>The raw engine's per-destination pool on virtual time: reuse, the slot cap, idle expiry, lifetime, disposal.</summary>
+public sealed class Http1DestinationPoolTests
+{
+    private static (Http1ConnectionPool Cluster, Http1DestinationPool Pool, FakeTimeProvider Time) Create(UpstreamHttpConfig http)
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-30T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var connector = new UpstreamConnector(new DnsCache(SystemHostResolver.Instance, http.DnsRefresh, time, NullLogger.Instance), http.NoDelay, NullLogger.Instance);
+        var cluster = new Http1ConnectionPool(http, resolvesNames: false, connector, time);
+        return (cluster, cluster.For("http://127.0.0.1:9"), time);
+    }
+
+    [Fact]
+    public void ReturnedConnectionIsRentedAgain()
+    {
+        var (_, pool, time) = Create(new UpstreamHttpConfig());
+        var connection = pool.Create();
+        pool.Return(connection);
+        time.Advance(TimeSpan.FromMilliseconds(500));
+        Assert.Same(connection, pool.Rent());
+        Assert.Null(pool.Rent());
+        Assert.Equal(1, pool.OpenConnections);
+    }
+
+    [Fact]
+    public void HostHeaderOmitsTheDefaultPort()
+    {
+        var (cluster, pool, _) = Create(new UpstreamHttpConfig());
+        Assert.Equal("127.0.0.1:9", System.Text.Encoding.ASCII.GetString(pool.HostHeader));
+        Assert.Equal("api.internal", System.Text.Encoding.ASCII.GetString(cluster.For("http://api.internal").HostHeader));
+        Assert.Equal("[::1]:8080", System.Text.Encoding.ASCII.GetString(cluster.For("http://[::1]:8080").HostHeader));
+    }
+
+    [Fact]
+    public void IdleConnectionsBeyondTheCapAreClosed()
+    {
+        var (_, pool, _) = Create(new UpstreamHttpConfig { MaxConnectionsPerDestination = 2 });
+        var connections = new[] { pool.Create(), pool.Create(), pool.Create() };
+        foreach (var c in connections)
+        {
+            pool.Return(c);
+        }
+
+        Assert.Equal(2, pool.IdleConnections);
+        Assert.Equal(2, pool.OpenConnections);
+        Assert.NotNull(pool.Permits);
+        Assert.Equal(2, pool.Permits!.CurrentCount);
+    }
+
+    [Fact]
+    public void SweepClosesConnectionsIdleForTheIdleTimeout()
+    {
+        var (_, pool, time) = Create(new UpstreamHttpConfig { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(10) });
+        pool.Return(pool.Create());
+        time.Advance(TimeSpan.FromSeconds(9));
+        Assert.Equal(1, pool.IdleConnections);
+        time.Advance(TimeSpan.FromSeconds(4)); // the sweep timer (every 2.5 s here) runs on virtual time
+        Assert.Equal(0, pool.IdleConnections);
+        Assert.Equal(0, pool.OpenConnections);
+    }
+
+    [Fact]
+    public void ConnectionOlderThanTheLifetimeIsNotReused()
+    {
+        var (_, pool, time) = Create(new UpstreamHttpConfig { PooledConnectionLifetime = TimeSpan.FromSeconds(30) });
+        var connection = pool.Create();
+        time.Advance(TimeSpan.FromSeconds(31));
+        pool.Return(connection);
+        Assert.Equal(0, pool.IdleConnections);
+        Assert.Equal(0, pool.OpenConnections);
+    }
+
+    [Fact]
+    public void DisposedPoolClosesIdleConnectionsAndRefusesReturns()
+    {
+        var (cluster, pool, _) = Create(new UpstreamHttpConfig());
+        var busy = pool.Create();
+        pool.Return(pool.Create());
+        cluster.Dispose();
+        Assert.Equal(1, pool.OpenConnections);
+        pool.Return(busy);
+        Assert.Equal(0, pool.OpenConnections);
+        Assert.Equal(0, pool.IdleConnections);
+    }
+}
