@@ -162,8 +162,9 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         _headStarted = false;
         _timedOut = false;
         BeginRequestHead();
-        var timeout = _requestCount == 0 ? _options.RequestHeadersTimeout : _options.KeepAliveTimeout;
-        SetDeadline(timeout);
+        // As Kestrel: the keep-alive timeout while nothing has arrived (first request included), then the request
+        // headers timeout from the first byte of the head.
+        SetDeadline(_options.KeepAliveTimeout);
         while (true)
         {
             if (_closeRequested && !_headStarted)
@@ -186,10 +187,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
             if (!buffer.IsEmpty && !_headStarted)
             {
                 _headStarted = true;
-                if (_requestCount > 0)
-                {
-                    SetDeadline(_options.RequestHeadersTimeout);
-                }
+                SetDeadline(_options.RequestHeadersTimeout);
             }
 
             var handler = new HeadHandler(this);
