@@ -42,6 +42,7 @@ internal sealed partial class RawConnection
     private IHeaderDictionary? _requestHeadersOverride;
     private bool _headStarted;
     private bool _targetInvalid;
+    private string? _absoluteAuthority;
     private bool _connectionUpgrade;
     private int _headerIndex;
 
@@ -68,6 +69,7 @@ internal sealed partial class RawConnection
         _headerIndex = 0;
         _connectionUpgrade = false;
         _targetInvalid = false;
+        _absoluteAuthority = null;
         _requestHeaders.Clear();
     }
 
@@ -121,6 +123,9 @@ internal sealed partial class RawConnection
             int authorityStart = target.IndexOf("://"u8) + 3;
             int pathStart = target[authorityStart..].IndexOfAny((byte)'/', (byte)'?');
             pathAndQuery = pathStart < 0 ? default : target[(authorityStart + pathStart)..];
+            var authority = pathStart < 0 ? target[authorityStart..] : target.Slice(authorityStart, pathStart);
+            int at = authority.LastIndexOf((byte)'@');
+            _absoluteAuthority = Encoding.ASCII.GetString(at < 0 ? authority : authority[(at + 1)..]);
         }
         else if (form is Http1TargetForm.Authority or Http1TargetForm.Asterisk)
         {
@@ -251,6 +256,12 @@ internal sealed partial class RawConnection
         _chunkPending = 0;
         _continueSent = false;
         _upgradeRequest = _connectionUpgrade && info.HasUpgrade && info.Method != Http1Method.Connect && info.Version == Http1Version.Http11;
+        if (_absoluteAuthority is not null)
+        {
+            // RFC 9112 §3.2.2: with an absolute-form target the Host field is ignored; the target's authority is the host.
+            _requestHeaders[HeaderNames.Host] = _absoluteAuthority;
+        }
+
         _framing = info.Framing;
         _bodyRemaining = info.Framing == Http1BodyFraming.ContentLength ? info.ContentLength : 0;
         _bodyDone = info.Framing == Http1BodyFraming.None || (_framing == Http1BodyFraming.ContentLength && _bodyRemaining == 0);
