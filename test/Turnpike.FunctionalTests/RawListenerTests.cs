@@ -251,6 +251,32 @@ public sealed class RawListenerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ClientDisconnectWhileUpstreamIsSlowAbortsTheUpstreamCall()
+    {
+        var aborted = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var slow = await TestBackend.StartAsync(async context =>
+        {
+            try
+            {
+                await Task.Delay(TimeSpan.FromSeconds(20), context.RequestAborted);
+                aborted.TrySetResult(false);
+            }
+            catch (OperationCanceledException)
+            {
+                aborted.TrySetResult(true);
+            }
+        });
+        await using var gateway = await GatewayHost.StartAsync(Configs.CatchAll(slow.Address, top: "listeners:\n  raw: { address: 127.0.0.1, port: 0, engine: raw }"));
+        using (var client = await WireClient.ConnectAsync(gateway.Url))
+        {
+            await client.SendAsync("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+            await Task.Delay(300);
+        }
+
+        Assert.True(await aborted.Task.WaitAsync(TimeSpan.FromSeconds(10)), "the upstream request ran to its end");
+    }
+
+    [Fact]
     public async Task RequestSplitAtEveryByteIsServed()
     {
         var random = new Random(8);

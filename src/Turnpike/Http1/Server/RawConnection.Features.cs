@@ -183,17 +183,29 @@ internal sealed partial class RawConnection :
 
     CancellationToken IHttpRequestLifetimeFeature.RequestAborted
     {
-        get => (_abortSource ??= new CancellationTokenSource()).Token;
+        get => AbortSource().Token;
         set { }
     }
 
     void IHttpRequestLifetimeFeature.Abort() => Abort();
 
+    private CancellationTokenSource AbortSource()
+    {
+        var source = Volatile.Read(ref _abortSource);
+        if (source is null)
+        {
+            var created = new CancellationTokenSource();
+            source = Interlocked.CompareExchange(ref _abortSource, created, null) ?? created;
+        }
+
+        return source;
+    }
+
     private void CancelRequest()
     {
         try
         {
-            _abortSource?.Cancel();
+            AbortSource().Cancel();
         }
         catch (ObjectDisposedException)
         {

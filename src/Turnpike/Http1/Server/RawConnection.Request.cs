@@ -316,7 +316,11 @@ internal sealed partial class RawConnection
                 if (_framing == Http1BodyFraming.ContentLength)
                 {
                     _bodyRemaining -= n;
-                    _bodyDone = _bodyRemaining == 0;
+                    if (_bodyRemaining == 0)
+                    {
+                        _bodyDone = true;
+                        StartDisconnectMonitor();
+                    }
                 }
                 else
                 {
@@ -349,6 +353,7 @@ internal sealed partial class RawConnection
                 case ChunkedStatus.Complete:
                     _input.AdvanceTo(consumed);
                     _bodyDone = true;
+                    StartDisconnectMonitor();
                     return 0;
 
                 case ChunkedStatus.Error:

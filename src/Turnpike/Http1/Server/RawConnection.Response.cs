@@ -183,6 +183,8 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
 
         var context = _context;
+        _appRunning = true;
+        StartDisconnectMonitor();
         try
         {
             var pending = _options.Application(context);
@@ -195,6 +197,9 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         {
             await OnApplicationErrorAsync(ex).ConfigureAwait(false);
         }
+
+        _appRunning = false;
+        await StopDisconnectMonitorAsync().ConfigureAwait(false);
 
         if (_responseWriter is { } writer)
         {
@@ -226,7 +231,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
 
         await RunOnCompletedAsync().ConfigureAwait(false);
-        if (_upgraded || !_keepAlive || Volatile.Read(ref _closed) == 1 || _listener.IsStopping)
+        if (_upgraded || !_keepAlive || _clientClosed || Volatile.Read(ref _closed) == 1 || _listener.IsStopping)
         {
             return false;
         }
