@@ -5,12 +5,14 @@ namespace Turnpike.Http1.Server;
 
 /// <summary>
 /// Client-disconnect detection while the app runs (as Kestrel, which keeps reading the socket): once the request body
-/// is fully read, one pending read watches the socket. End of stream → the request is aborted (RequestAborted fires,
-/// so YARP cancels the upstream call). Bytes (a pipelined next request) are left unconsumed for the next head.
+/// is fully read, one read is left pending on the connection. End of stream → the request is aborted (RequestAborted
+/// fires, so YARP cancels the upstream call). Otherwise the read is not cancelled when the app finishes: its result
+/// (the next request's bytes, or still pending) becomes the first read of the next request head, so watching costs
+/// no extra system call and no cancellation.
 /// </summary>
 internal sealed partial class RawConnection
 {
-    private Task? _monitor;
+    private Task<ReadResult>? _monitor;
     private bool _appRunning;
     private volatile bool _clientClosed;
 
@@ -24,45 +26,38 @@ internal sealed partial class RawConnection
         _monitor = MonitorAsync();
     }
 
-    private async Task MonitorAsync()
+    private async Task<ReadResult> MonitorAsync()
     {
         try
         {
             ReadResult result = await _input.ReadAsync().ConfigureAwait(false);
-            var buffer = result.Buffer;
-            if (!result.IsCanceled && result.IsCompleted && buffer.IsEmpty)
+            if (!result.IsCanceled && result.IsCompleted && result.Buffer.IsEmpty && _appRunning)
             {
-                _input.AdvanceTo(buffer.End);
                 _clientClosed = true;
                 _keepAlive = false;
                 CancelRequest();
-                return;
             }
 
-            // Nothing consumed and nothing examined: the next read returns these bytes at once.
-            _input.AdvanceTo(buffer.Start);
+            return result;
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
         {
             _clientClosed = true;
             CancelRequest();
+            throw;
         }
     }
 
-    private async ValueTask StopDisconnectMonitorAsync()
+    /// <summary>The next read of the connection: the watching read when one is outstanding, else a new one.</summary>
+    private ValueTask<ReadResult> ReadInputAsync()
     {
         var monitor = _monitor;
         if (monitor is null)
         {
-            return;
+            return _input.ReadAsync();
         }
 
         _monitor = null;
-        if (!monitor.IsCompleted)
-        {
-            _input.CancelPendingRead();
-        }
-
-        await monitor.ConfigureAwait(false);
+        return new ValueTask<ReadResult>(monitor);
     }
 }

@@ -199,7 +199,6 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
 
         _appRunning = false;
-        await StopDisconnectMonitorAsync().ConfigureAwait(false);
 
         if (_responseWriter is { } writer)
         {

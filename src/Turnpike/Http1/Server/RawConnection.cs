@@ -176,7 +176,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
             ReadResult result;
             try
             {
-                result = await _input.ReadAsync().ConfigureAwait(false);
+                result = await ReadInputAsync().ConfigureAwait(false);
             }
             finally
             {
@@ -281,6 +281,19 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
 
         Abort();
+        try
+        {
+            if (_monitor is { } monitor)
+            {
+                // The socket is gone, so the watching read ends now; the reader must not complete under it.
+                _monitor = null;
+                await monitor.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+
         try
         {
             await _input.CompleteAsync().ConfigureAwait(false);
