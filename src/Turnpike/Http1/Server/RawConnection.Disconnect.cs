@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 
@@ -12,21 +13,24 @@ namespace Turnpike.Http1.Server;
 /// </summary>
 internal sealed partial class RawConnection
 {
-    private Task<ReadResult>? _monitor;
+    private ValueTask<ReadResult> _monitor;
+    private bool _monitoring;
     private bool _appRunning;
     private volatile bool _clientClosed;
 
     private void StartDisconnectMonitor()
     {
-        if (!_appRunning || !_bodyDone || _upgradeRequest || _monitor is not null || Volatile.Read(ref _closed) == 1)
+        if (!_appRunning || !_bodyDone || _upgradeRequest || _monitoring || Volatile.Read(ref _closed) == 1)
         {
             return;
         }
 
         _monitor = MonitorAsync();
+        _monitoring = true;
     }
 
-    private async Task<ReadResult> MonitorAsync()
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<ReadResult> MonitorAsync()
     {
         try
         {
@@ -51,13 +55,14 @@ internal sealed partial class RawConnection
     /// <summary>The next read of the connection: the watching read when one is outstanding, else a new one.</summary>
     private ValueTask<ReadResult> ReadInputAsync()
     {
-        var monitor = _monitor;
-        if (monitor is null)
+        if (!_monitoring)
         {
             return _input.ReadAsync();
         }
 
-        _monitor = null;
-        return new ValueTask<ReadResult>(monitor);
+        _monitoring = false;
+        var monitor = _monitor;
+        _monitor = default;
+        return monitor;
     }
 }

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Text;
 using Microsoft.AspNetCore.Http;
@@ -201,12 +202,15 @@ internal sealed partial class RawConnection
         }
 
         int slot = _headerIndex * 2;
-        if (slot < _previousHeaders.Length && _previousHeaders[slot] is { } previous && Ascii.Equals(name, previous))
+        string result = slot < _previousHeaders.Length && _previousHeaders[slot] is { } previous && Ascii.Equals(name, previous)
+            ? previous
+            : Encoding.ASCII.GetString(name);
+        if (slot < _currentHeaders.Length)
         {
-            return previous;
+            _currentHeaders[slot] = result;
         }
 
-        return Encoding.ASCII.GetString(name);
+        return result;
     }
 
     private string HeaderValue(ReadOnlySpan<byte> value)
@@ -273,6 +277,7 @@ internal sealed partial class RawConnection
     }
 
     /// <summary>Reads request body bytes into <paramref name="destination"/>; 0 at the end of the body.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (_bodyDone || destination.IsEmpty)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Buffers;
 using System.Buffers.Text;
 using System.IO.Pipelines;
@@ -158,6 +159,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     }
 
     /// <summary>Runs one parsed request through the app and finishes it. False: close the connection.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ProcessRequestAsync()
     {
         _requestCount++;
@@ -283,6 +285,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     }
 
     /// <summary>Ends the response: head if not sent yet, the last chunk, the final flush.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask CompleteResponseAsync()
     {
         if (_responseCompleted)
@@ -319,6 +322,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
 
     private ValueTask StartResponseAsync() => StartResponseAsync(appCompleted: false);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask StartResponseAsync(bool appCompleted)
     {
         if (_responseStarted)
@@ -417,20 +421,34 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             WriteBytes(ResponseHeadBytes.DateLine);
         }
 
-        foreach (var header in headers)
+        if (headers is HeaderDictionary own)
         {
-            foreach (var value in header.Value)
+            // The struct enumerator: no boxing.
+            foreach (var header in own)
             {
-                if (value is null)
-                {
-                    continue;
-                }
-
-                WriteHeaderLine(header.Key, value);
+                WriteHeader(header.Key, header.Value);
+            }
+        }
+        else
+        {
+            foreach (var header in headers)
+            {
+                WriteHeader(header.Key, header.Value);
             }
         }
 
         WriteBytes("\r\n"u8);
+    }
+
+    private void WriteHeader(string name, StringValues values)
+    {
+        foreach (var value in values)
+        {
+            if (value is not null)
+            {
+                WriteHeaderLine(name, value);
+            }
+        }
     }
 
     private void WriteHeaderLine(string name, string value)
@@ -540,6 +558,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         return _output.UnflushedBytes >= ResponseFlushThreshold ? FlushOutputAsync(cancellationToken) : ValueTask.CompletedTask;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask StartThenWriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         await StartResponseAsync().ConfigureAwait(false);
@@ -557,6 +576,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         return flush.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitFlushAsync(flush);
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AwaitFlushAsync(ValueTask<FlushResult> flush)
     {
         try
@@ -570,6 +590,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RunOnCompletedAsync()
     {
         for (int i = _onCompleted.Count - 1; i >= 0; i--)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
@@ -156,6 +157,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     }
 
     /// <summary>Reads and parses the next request head. False: close the connection (error answered, timeout, client gone).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadHeadAsync()
     {
         _parser.Reset();
@@ -283,10 +285,12 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         Abort();
         try
         {
-            if (_monitor is { } monitor)
+            if (_monitoring)
             {
                 // The socket is gone, so the watching read ends now; the reader must not complete under it.
-                _monitor = null;
+                _monitoring = false;
+                var monitor = _monitor;
+                _monitor = default;
                 await monitor.ConfigureAwait(false);
             }
         }
