@@ -60,7 +60,7 @@ HZ=$(getconf CLK_TCK)
 run() { # name port seconds -> "req/s cpu-us/req"
   local before after out reqs
   before=$(ticks "$GW")
-  out=$(taskset -c "$LOAD_CPU" timeout $(($3 + 15)) wrk -t1 -c"$CONNECTIONS" -d"$3"s --timeout 5s "http://127.0.0.1:$2/")
+  out=$(taskset -c "$LOAD_CPU" timeout $(($3 + 15)) wrk -t1 -c"$CONNECTIONS" -d"$3"s --timeout 5s "http://127.0.0.1:$2/" || true)
   after=$(ticks "$GW")
   reqs=$(awk '/requests in/ { print $1 }' <<<"$out")
   local rps; rps=$(awk '/^Requests\/sec/ { print $2 }' <<<"$out")

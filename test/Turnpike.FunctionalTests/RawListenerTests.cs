@@ -277,6 +277,39 @@ public sealed class RawListenerTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task StopDrainsInFlightRequestsAndClosesIdleConnections()
+    {
+        await using var slow = await TestBackend.StartAsync(async context =>
+        {
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            context.Response.ContentLength = 4;
+            await context.Response.WriteAsync("done");
+        });
+        var gateway = await GatewayHost.StartAsync(Configs.CatchAll(slow.Address, top: "listeners:\n  raw: { address: 127.0.0.1, port: 0, engine: raw }\nserver: { drainTimeout: 10s }"));
+        await using (gateway)
+        {
+            using var idle = await WireClient.ConnectAsync(gateway.Url);
+            await idle.SendAsync("GET /first HTTP/1.1\r\nHost: x\r\n\r\n");
+            Assert.Equal(200, (await idle.ReadResponseAsync())?.Status);
+
+            using var busy = await WireClient.ConnectAsync(gateway.Url);
+            await busy.SendAsync("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n");
+            await Task.Delay(200);
+            var stopping = gateway.Server.StopAsync();
+
+            Assert.True(await idle.IsClosedByServerAsync(TimeSpan.FromSeconds(5)), "the idle keep-alive connection stayed open");
+            var response = await busy.ReadResponseAsync();
+            Assert.NotNull(response);
+            Assert.Equal(200, response.Status);
+            Assert.Equal("done", response.BodyText);
+            Assert.Equal("close", response.Header("connection"));
+            await stopping.WaitAsync(TimeSpan.FromSeconds(10));
+            using var probe = new TcpClient();
+            await Assert.ThrowsAnyAsync<SocketException>(() => probe.ConnectAsync(IPAddress.Loopback, gateway.Url.Port));
+        }
+    }
+
+    [Fact]
     public async Task RequestSplitAtEveryByteIsServed()
     {
         var random = new Random(8);
