@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.AspNetCore.Http;
 using Turnpike.FunctionalTests.Infrastructure;
 using Turnpike.Tests.Http1;
 

@@ -75,6 +75,7 @@ public sealed partial class TurnpikeServer
                 Logger = logger,
                 Time = services.GetRequiredService<TimeProvider>(),
                 Limits = http1Limits,
+                InlineScheduling = config.Server.InlineScheduling,
                 MaxRequestBodySize = limits.MaxRequestBodySize == 0 ? null : limits.MaxRequestBodySize,
                 RequestHeadersTimeout = limits.RequestHeadersTimeout,
                 KeepAliveTimeout = limits.KeepAliveTimeout,

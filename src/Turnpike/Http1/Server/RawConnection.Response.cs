@@ -359,8 +359,9 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         bool bodyAllowed = status >= 200 && status != 204 && status != 304 && !ReferenceEquals(_method, HttpMethods.Head) && !HttpMethods.IsHead(_method);
         bool hasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out var transferEncoding);
         long? contentLength = headers.ContentLength;
-        if (headers.TryGetValue(HeaderNames.Connection, out var connection) && ContainsClose(connection))
+        if ((headers.TryGetValue(HeaderNames.Connection, out var connection) && ContainsClose(connection)) || _listener.IsStopping)
         {
+            // The app asked to close, or the listener is draining: this is the connection's last response.
             _keepAlive = false;
         }
 

@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Turnpike.ConnectionLimits;
@@ -21,8 +22,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
 
     private readonly RawListener _listener;
     private readonly RawListenerOptions _options;
-    private readonly Socket _socket;
-    private readonly Stream _stream;
+    private readonly ConnectionContext _transport;
     private readonly PipeReader _input;
     private readonly PipeWriter _output;
     private readonly IpEntry? _ipEntry;
@@ -39,31 +39,26 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     private volatile bool _reading;
     private int _closed;
 
-    public RawConnection(RawListener listener, Socket socket, IpEntry? ipEntry, long id)
+    /// <param name="transport">Kestrel's socket transport for the accepted socket (its receive loop and sender, pinned
+    /// pooled buffers), wrapped for byte counting when metrics are exported.</param>
+    public RawConnection(RawListener listener, ConnectionContext transport, IpEntry? ipEntry, long id)
     {
         _listener = listener;
         _options = listener.Options;
-        _socket = socket;
+        _transport = transport;
         _ipEntry = ipEntry;
-        Stream stream = new NetworkStream(socket, ownsSocket: false);
-        if (_options.Bytes is { } bytes)
-        {
-            stream = new CountingNetworkStream(stream, bytes);
-        }
-
-        _stream = stream;
-        _input = PipeReader.Create(stream, new StreamPipeReaderOptions(bufferSize: 8192, minimumReadSize: 2048, leaveOpen: true));
-        _output = PipeWriter.Create(stream, new StreamPipeWriterOptions(minimumBufferSize: 8192, leaveOpen: true));
+        _input = transport.Transport.Input;
+        _output = transport.Transport.Output;
         _parser = new Http1RequestParser(_options.Limits);
         _chunked = new ChunkedDecoder(_options.Limits with { MaxBodySize = long.MaxValue }, requestSide: true);
         _connectionId = FormatConnectionId(id);
-        if (socket.RemoteEndPoint is IPEndPoint remote)
+        if (transport.RemoteEndPoint is IPEndPoint remote)
         {
             _remoteIp = remote.Address;
             _remotePort = remote.Port;
         }
 
-        if (socket.LocalEndPoint is IPEndPoint local)
+        if (transport.LocalEndPoint is IPEndPoint local)
         {
             _localIp = local.Address;
             _localPort = local.Port;
@@ -110,18 +105,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
 
         _keepAlive = false;
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
-
-        _socket.Dispose();
+        _transport.Abort(new ConnectionAbortedException("The connection was aborted."));
         CancelRequest();
     }
 
@@ -270,44 +254,29 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
 
     private async ValueTask CloseAsync()
     {
-        if (Volatile.Read(ref _closed) == 0)
-        {
-            try
-            {
-                // Graceful: FIN after what was written, so the client reads the last response before the close.
-                _socket.Shutdown(SocketShutdown.Send);
-            }
-            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
-            {
-            }
-        }
-
-        Abort();
         try
         {
             if (_monitoring)
             {
-                // The socket is gone, so the watching read ends now; the reader must not complete under it.
+                // A watching read may still be pending: end it, the reader must not complete under it.
                 _monitoring = false;
                 var monitor = _monitor;
                 _monitor = default;
+                _input.CancelPendingRead();
                 await monitor.ConfigureAwait(false);
             }
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or ConnectionAbortedException)
         {
         }
 
-        try
-        {
-            await _input.CompleteAsync().ConfigureAwait(false);
-            await _output.CompleteAsync().ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
-        {
-        }
-
-        await _stream.DisposeAsync().ConfigureAwait(false);
+        // Completing the output lets the transport send what is buffered, then shut the socket down (FIN after the
+        // last response); an aborted connection is already closed.
+        await _input.CompleteAsync().ConfigureAwait(false);
+        await _output.CompleteAsync().ConfigureAwait(false);
+        await _transport.DisposeAsync().ConfigureAwait(false);
+        Interlocked.Exchange(ref _closed, 1);
+        CancelRequest();
         _parser.Dispose();
         _chunked.Dispose();
         _abortSource?.Dispose();

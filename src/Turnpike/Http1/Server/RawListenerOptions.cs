@@ -26,6 +26,9 @@ internal sealed record RawListenerOptions
     /// <summary>Largest request body; null: none (server.limits.maxRequestBodySize 0).</summary>
     public long? MaxRequestBodySize { get; init; }
 
+    /// <summary>Continuations inline on the socket threads (<c>server.inlineScheduling</c>).</summary>
+    public bool InlineScheduling { get; init; } = true;
+
     public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     public TimeSpan KeepAliveTimeout { get; init; } = TimeSpan.FromSeconds(75);
