@@ -82,11 +82,13 @@ public sealed class MetricsTests
         Assert.DoesNotContain("/a/item", metrics.Text, StringComparison.Ordinal);
     }
 
+    /// <summary>Kestrel's own connection instruments: pinned to <c>engine: kestrel</c> (the raw listener has none).</summary>
     [Fact]
+    [Trait("Listener", "KestrelOnly")]
     public async Task ExportsConnectionAndRuntimeInstrumentsOfThisGatewayOnly()
     {
         await using var backend = await TestBackend.StartEchoAsync();
-        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address));
+        await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address, top: "listeners:\n  main: { address: 127.0.0.1, port: 0, engine: kestrel }"));
         await using var other = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address));
         using (var r = await other.Client.GetAsync(other.Combine("/x")))
         {

@@ -55,6 +55,13 @@ public enum ListenerProtocols
     Http1AndHttp2,
 }
 
+/// <summary>The HTTP server of a listener: Kestrel, or Turnpike's own raw-socket HTTP/1.1 server.</summary>
+public enum ListenerEngine
+{
+    Kestrel,
+    Raw,
+}
+
 public sealed record ListenerConfig
 {
     public required string Name { get; init; }
@@ -63,6 +70,8 @@ public sealed record ListenerConfig
     /// <summary>Defaults to http1 without TLS and http1AndHttp2 (ALPN) with TLS.</summary>
     public ListenerProtocols Protocols { get; init; } = ListenerProtocols.Http1;
     public TlsConfig? Tls { get; init; }
+    /// <summary>Which HTTP server runs this listener (<c>engine</c>); null when not set, which means Kestrel.</summary>
+    public ListenerEngine? Engine { get; init; }
     /// <summary>Limits in force on this listener: its own <c>connectionLimits</c> over the server default; null: none.</summary>
     public ConnectionLimitsConfig? ConnectionLimits { get; init; }
     [System.Text.Json.Serialization.JsonIgnore]

@@ -18,7 +18,7 @@ public static partial class YamlConfigReader
         "requestHeadersTimeout", "keepAliveTimeout", "maxRequestHeadersTotalSize", "maxRequestHeaderCount",
         "maxRequestLineSize", "maxRequestBodySize", "http2MaxStreamsPerConnection", "maxConcurrentConnections",
     ];
-    private static readonly string[] ListenerKeys = ["address", "port", "protocols", "tls", "connectionLimits"];
+    private static readonly string[] ListenerKeys = ["address", "port", "protocols", "tls", "connectionLimits", "engine"];
     private static readonly string[] TlsKeys = ["certificate", "key"];
     private static readonly string[] AdminKeys = ["enabled", "address", "port", "token"];
     private static readonly string[] LoggingKeys = ["level", "accessLog"];
@@ -186,6 +186,7 @@ public static partial class YamlConfigReader
             }
 
             var protocols = ReadProtocols(s, tlsSection is not null);
+            var engine = ReadEngine(s, protocols, tlsSection is not null);
             list.Add(new ListenerConfig
             {
                 Name = name,
@@ -193,6 +194,7 @@ public static partial class YamlConfigReader
                 Port = s.Int("port", 0, 0, 65535),
                 Protocols = protocols,
                 Tls = tls,
+                Engine = engine,
                 ConnectionLimits = ReadConnectionLimits(s.Child("connectionLimits", ConnectionLimitKeys), defaultConnectionLimits),
                 Location = s.Location,
             });

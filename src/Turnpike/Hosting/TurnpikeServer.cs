@@ -118,7 +118,12 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         builder.Services.AddSingleton(sp => new AccessLog(config.Logging.AccessLog, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<AccessLog>>()));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = config.Server.DrainTimeout);
         builder.Services.AddSingleton(sp => new ConnectionLimiter(config, sp.GetRequiredService<TimeProvider>()));
-        ConfigureGatewayKestrel(builder.WebHost, config);
+        ConfigureGatewayKestrel(builder.WebHost, config, IsKestrel);
+        if (!HasKestrelListener(config))
+        {
+            // Every proxy listener is raw: the host still runs (services, hosted services) but binds nothing.
+            builder.Services.AddSingleton<IServer, NoEndpointServer>();
+        }
 
         var gateway = builder.Build();
         _gateway = gateway;
@@ -153,7 +158,9 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         }
 
         await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
-        ListenerUrls = MapListenerUrls(config, BoundUrls(gateway));
+        var listenerUrls = MapListenerUrls(config, BoundUrls(gateway), IsKestrel);
+        StartRawListeners(config, app, gateway.Services, listenerUrls);
+        ListenerUrls = listenerUrls;
 
         if (config.Admin.Enabled)
         {
@@ -227,7 +234,9 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
 
             using var cts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             cts.CancelAfter(drain);
+            var rawStopped = StopRawListenersAsync(cts.Token);
             await _gateway.StopAsync(cts.Token).ConfigureAwait(false);
+            await rawStopped.ConfigureAwait(false);
         }
 
         _state?.Dispose(); // health checks stop with the listeners
@@ -297,7 +306,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
         logging.AddFilter("Yarp", LogLevel.Error);
     }
 
-    private static void ConfigureGatewayKestrel(IWebHostBuilder webHost, GatewayConfig config)
+    private static void ConfigureGatewayKestrel(IWebHostBuilder webHost, GatewayConfig config, Func<ListenerConfig, bool> isKestrel)
     {
         var limits = config.Server.Limits;
         webHost.UseSockets(o => o.UnsafePreferInlineScheduling = config.Server.InlineScheduling);
@@ -317,6 +326,11 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             o.Limits.Http2.MaxRequestHeaderFieldSize = Math.Max(o.Limits.Http2.MaxRequestHeaderFieldSize, limits.MaxRequestHeadersTotalSize);
             foreach (var listener in config.Listeners)
             {
+                if (!isKestrel(listener))
+                {
+                    continue;
+                }
+
                 o.Listen(ParseAddress(listener.Address), listener.Port, l =>
                 {
                     if (connectionLimiter.Enforces(listener.Name))
@@ -387,13 +401,14 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
     private static List<Uri> BoundUrls(WebApplication app) =>
         app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.Select(a => new Uri(a.Replace("[::]", "127.0.0.1", StringComparison.Ordinal))).ToList() ?? [];
 
-    private static Dictionary<string, Uri> MapListenerUrls(GatewayConfig config, List<Uri> bound)
+    private static Dictionary<string, Uri> MapListenerUrls(GatewayConfig config, List<Uri> bound, Func<ListenerConfig, bool> isKestrel)
     {
         // Kestrel reports addresses in the order endpoints were configured.
         var map = new Dictionary<string, Uri>(StringComparer.Ordinal);
-        for (var i = 0; i < config.Listeners.Count && i < bound.Count; i++)
+        var kestrel = config.Listeners.Where(isKestrel).ToList();
+        for (var i = 0; i < kestrel.Count && i < bound.Count; i++)
         {
-            map[config.Listeners[i].Name] = bound[i];
+            map[kestrel[i].Name] = bound[i];
         }
 
         return map;

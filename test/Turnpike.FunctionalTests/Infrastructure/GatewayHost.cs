@@ -25,6 +25,13 @@ public sealed class GatewayHost : IAsyncDisposable
 
     public TurnpikeServer Server { get; }
 
+    /// <summary>
+    /// TURNPIKE_TEST_LISTENER_ENGINE=raw runs every eligible listener (HTTP/1.1, no TLS, no explicit engine) on the
+    /// raw-socket listener, so the whole suite can run against it.
+    /// </summary>
+    public static ListenerEngine? DefaultEngine { get; } =
+        string.Equals(Environment.GetEnvironmentVariable("TURNPIKE_TEST_LISTENER_ENGINE"), "raw", StringComparison.OrdinalIgnoreCase) ? ListenerEngine.Raw : null;
+
     public string ConfigPath { get; }
 
     /// <summary>The first listener's URL.</summary>
@@ -56,6 +63,7 @@ public sealed class GatewayHost : IAsyncDisposable
         {
             ConfigureServices = configureServices,
             DefaultUpstreamEngine = DefaultUpstreamEngine,
+            DefaultListenerEngine = DefaultEngine,
         };
         try
         {

@@ -1,0 +1,240 @@
+using System.Collections;
+using System.Net;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+
+namespace Turnpike.Http1.Server;
+
+/// <summary>
+/// The connection is its own feature collection (as Kestrel's HttpProtocol is): the request, response, body,
+/// connection, lifetime, upgrade… features are the connection object itself; anything else the pipeline sets
+/// (the gateway's request feature, YARP's error feature, a wrapped response body) goes into a small per-request
+/// list that is cleared between requests.
+/// </summary>
+internal sealed partial class RawConnection :
+    IFeatureCollection,
+    IHttpRequestFeature,
+    IHttpRequestBodyDetectionFeature,
+    IHttpConnectionFeature,
+    IHttpRequestLifetimeFeature,
+    IHttpMaxRequestBodySizeFeature,
+    IHttpRequestIdentifierFeature,
+    IServiceProvidersFeature
+{
+    private static readonly Type[] OwnFeatures =
+    [
+        typeof(IHttpRequestFeature),
+        typeof(IHttpResponseFeature),
+        typeof(IHttpResponseBodyFeature),
+        typeof(IHttpRequestBodyDetectionFeature),
+        typeof(IHttpConnectionFeature),
+        typeof(IHttpRequestLifetimeFeature),
+        typeof(IHttpMaxRequestBodySizeFeature),
+        typeof(IHttpRequestIdentifierFeature),
+        typeof(IServiceProvidersFeature),
+        typeof(IHttpUpgradeFeature),
+    ];
+
+    private readonly IPAddress? _remoteIp;
+    private readonly int _remotePort;
+    private readonly IPAddress? _localIp;
+    private readonly int _localPort;
+    private KeyValuePair<Type, object>[] _extra = new KeyValuePair<Type, object>[8];
+    private int _extraCount;
+    private int _revision;
+    private string? _traceIdentifier;
+    private CancellationTokenSource? _abortSource;
+    private long? _maxRequestBodySize;
+
+    // IFeatureCollection
+
+    bool IFeatureCollection.IsReadOnly => false;
+
+    int IFeatureCollection.Revision => _revision;
+
+    object? IFeatureCollection.this[Type key]
+    {
+        get
+        {
+            for (int i = 0; i < _extraCount; i++)
+            {
+                if (_extra[i].Key == key)
+                {
+                    return _extra[i].Value;
+                }
+            }
+
+            return IsOwnFeature(key) ? this : null;
+        }
+
+        set
+        {
+            _revision++;
+            for (int i = 0; i < _extraCount; i++)
+            {
+                if (_extra[i].Key == key)
+                {
+                    if (value is null)
+                    {
+                        _extra[i] = _extra[--_extraCount];
+                        _extra[_extraCount] = default;
+                    }
+                    else
+                    {
+                        _extra[i] = new(key, value);
+                    }
+
+                    return;
+                }
+            }
+
+            if (value is null || (ReferenceEquals(value, this) && IsOwnFeature(key)))
+            {
+                return;
+            }
+
+            if (_extraCount == _extra.Length)
+            {
+                Array.Resize(ref _extra, _extra.Length * 2);
+            }
+
+            _extra[_extraCount++] = new(key, value);
+        }
+    }
+
+    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default =>
+        (TFeature?)((IFeatureCollection)this)[typeof(TFeature)];
+
+    void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default =>
+        ((IFeatureCollection)this)[typeof(TFeature)] = instance;
+
+    IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
+    {
+        for (int i = 0; i < _extraCount; i++)
+        {
+            yield return _extra[i];
+        }
+
+        foreach (var type in OwnFeatures)
+        {
+            yield return new(type, this);
+        }
+    }
+
+    IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();
+
+    private static bool IsOwnFeature(Type key)
+    {
+        foreach (var type in OwnFeatures)
+        {
+            if (type == key)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>Between requests: drop what the last request set, so the next one starts clean.</summary>
+    private void ResetFeatures()
+    {
+        Array.Clear(_extra, 0, _extraCount);
+        _extraCount = 0;
+        _revision++;
+        _traceIdentifier = null;
+        _maxRequestBodySize = _options.MaxRequestBodySize;
+        if (_abortSource is not null && !_abortSource.TryReset())
+        {
+            _abortSource.Dispose();
+            _abortSource = null;
+        }
+
+        _context.Uninitialize();
+        _context.Initialize(this);
+    }
+
+    // IHttpConnectionFeature
+
+    string IHttpConnectionFeature.ConnectionId { get => _connectionId; set { } }
+
+    IPAddress? IHttpConnectionFeature.RemoteIpAddress { get => _remoteIp; set { } }
+
+    int IHttpConnectionFeature.RemotePort { get => _remotePort; set { } }
+
+    IPAddress? IHttpConnectionFeature.LocalIpAddress { get => _localIp; set { } }
+
+    int IHttpConnectionFeature.LocalPort { get => _localPort; set { } }
+
+    // IHttpRequestIdentifierFeature: as Kestrel, "<connection id>:<request number, 8 hex digits>", made when asked for.
+
+    string IHttpRequestIdentifierFeature.TraceIdentifier
+    {
+        get => _traceIdentifier ??= string.Create(22, (_connectionId, _requestCount), static (span, state) =>
+        {
+            state._connectionId.AsSpan().CopyTo(span);
+            span[13] = ':';
+            ((uint)state._requestCount).TryFormat(span[14..], out _, "X8");
+        });
+        set => _traceIdentifier = value;
+    }
+
+    // IHttpRequestLifetimeFeature
+
+    CancellationToken IHttpRequestLifetimeFeature.RequestAborted
+    {
+        get => AbortSource().Token;
+        set { }
+    }
+
+    void IHttpRequestLifetimeFeature.Abort() => Abort();
+
+    private CancellationTokenSource AbortSource()
+    {
+        var source = Volatile.Read(ref _abortSource);
+        if (source is null)
+        {
+            var created = new CancellationTokenSource();
+            source = Interlocked.CompareExchange(ref _abortSource, created, null) ?? created;
+        }
+
+        return source;
+    }
+
+    private void CancelRequest()
+    {
+        try
+        {
+            AbortSource().Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    // IHttpMaxRequestBodySizeFeature
+
+    bool IHttpMaxRequestBodySizeFeature.IsReadOnly => _bodyRead > 0 || _upgraded;
+
+    long? IHttpMaxRequestBodySizeFeature.MaxRequestBodySize
+    {
+        get => _maxRequestBodySize;
+        set
+        {
+            if (_bodyRead > 0 || _upgraded)
+            {
+                throw new InvalidOperationException("The maximum request body size cannot be changed after the body was read.");
+            }
+
+            _maxRequestBodySize = value;
+        }
+    }
+
+    // IServiceProvidersFeature
+
+    IServiceProvider IServiceProvidersFeature.RequestServices
+    {
+        get => _options.Services;
+        set { }
+    }
+}

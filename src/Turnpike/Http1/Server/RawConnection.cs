@@ -1,0 +1,309 @@
+using System.Runtime.CompilerServices;
+using System.IO.Pipelines;
+using System.Net;
+using System.Net.Sockets;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Turnpike.ConnectionLimits;
+
+namespace Turnpike.Http1.Server;
+
+/// <summary>
+/// One accepted socket of a raw listener, reused for every request on it: reads and parses request heads
+/// (<see cref="Http1RequestParser"/>), exposes the request as features of one reused <see cref="DefaultHttpContext"/>,
+/// runs the gateway's <see cref="RequestDelegate"/>, frames the response, drains what is left of the request body and
+/// goes on with the next (possibly already buffered: pipelining) request. Runs on whatever thread completes the socket
+/// operation (inline completions): nothing here blocks.
+/// </summary>
+internal sealed partial class RawConnection : IThreadPoolWorkItem
+{
+    private const int ResponseFlushThreshold = 64 * 1024;
+
+    private readonly RawListener _listener;
+    private readonly RawListenerOptions _options;
+    private readonly ConnectionContext _transport;
+    private readonly PipeReader _input;
+    private readonly PipeWriter _output;
+    private readonly IpEntry? _ipEntry;
+    private readonly Http1RequestParser _parser;
+    private readonly ChunkedDecoder _chunked;
+    private readonly DefaultHttpContext _context;
+    private readonly string _connectionId;
+    private int _requestCount;
+
+    // Timeouts: the listener's heartbeat compares the deadline (TimeProvider timestamp; 0 = none) and cancels the read.
+    private long _deadline;
+    private volatile bool _timedOut;
+    private volatile bool _closeRequested;
+    private volatile bool _reading;
+    private int _closed;
+
+    /// <param name="transport">Kestrel's socket transport for the accepted socket (its receive loop and sender, pinned
+    /// pooled buffers), wrapped for byte counting when metrics are exported.</param>
+    public RawConnection(RawListener listener, ConnectionContext transport, IpEntry? ipEntry, long id)
+    {
+        _listener = listener;
+        _options = listener.Options;
+        _transport = transport;
+        _ipEntry = ipEntry;
+        _input = transport.Transport.Input;
+        _output = transport.Transport.Output;
+        _parser = new Http1RequestParser(_options.Limits);
+        _chunked = new ChunkedDecoder(_options.Limits with { MaxBodySize = long.MaxValue }, requestSide: true);
+        _connectionId = FormatConnectionId(id);
+        if (transport.RemoteEndPoint is IPEndPoint remote)
+        {
+            _remoteIp = remote.Address;
+            _remotePort = remote.Port;
+        }
+
+        if (transport.LocalEndPoint is IPEndPoint local)
+        {
+            _localIp = local.Address;
+            _localPort = local.Port;
+        }
+
+        _requestHeaders = new HeaderDictionary();
+        _responseHeaders = new HeaderDictionary();
+        _requestBody = new RequestBodyStream(this);
+        _responseBody = new ResponseBodyStream(this);
+        _context = new DefaultHttpContext(this);
+    }
+
+    public string ConnectionId => _connectionId;
+
+    void IThreadPoolWorkItem.Execute() => _ = RunAsync();
+
+    /// <summary>Heartbeat (once a second for all connections): a read past its deadline is cancelled.</summary>
+    public void OnHeartbeat(long now)
+    {
+        long deadline = Volatile.Read(ref _deadline);
+        if (deadline != 0 && now > deadline && _reading)
+        {
+            _timedOut = true;
+            _input.CancelPendingRead();
+        }
+    }
+
+    /// <summary>Shutdown: an idle connection closes now, a busy one after its current response.</summary>
+    public void RequestClose()
+    {
+        _closeRequested = true;
+        if (_reading && !_headStarted)
+        {
+            _input.CancelPendingRead();
+        }
+    }
+
+    /// <summary>Ends the connection at once (drain time over, write failure, IHttpRequestLifetimeFeature.Abort).</summary>
+    public void Abort()
+    {
+        if (Interlocked.Exchange(ref _closed, 1) == 1)
+        {
+            return;
+        }
+
+        _keepAlive = false;
+        _transport.Abort(new ConnectionAbortedException("The connection was aborted."));
+        CancelRequest();
+    }
+
+    private async Task RunAsync()
+    {
+        try
+        {
+            while (true)
+            {
+                if (!await ReadHeadAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+
+                if (!await ProcessRequestAsync().ConfigureAwait(false))
+                {
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException)
+        {
+            // The client went away or the connection was aborted.
+        }
+        catch (Exception ex)
+        {
+            LogConnectionError(_options.Logger, _options.Name, _connectionId, ex);
+        }
+        finally
+        {
+            await CloseAsync().ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads and parses the next request head. False: close the connection (error answered, timeout, client gone).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<bool> ReadHeadAsync()
+    {
+        _parser.Reset();
+        _headStarted = false;
+        _timedOut = false;
+        BeginRequestHead();
+        // As Kestrel: the keep-alive timeout while nothing has arrived (first request included), then the request
+        // headers timeout from the first byte of the head.
+        SetDeadline(_options.KeepAliveTimeout);
+        while (true)
+        {
+            if (_closeRequested && !_headStarted)
+            {
+                return false;
+            }
+
+            _reading = true;
+            ReadResult result;
+            try
+            {
+                result = await ReadInputAsync().ConfigureAwait(false);
+            }
+            finally
+            {
+                _reading = false;
+            }
+
+            var buffer = result.Buffer;
+            if (!buffer.IsEmpty && !_headStarted)
+            {
+                _headStarted = true;
+                SetDeadline(_options.RequestHeadersTimeout);
+            }
+
+            var handler = new HeadHandler(this);
+            var parsed = _parser.Parse(ref handler, buffer, out var consumed, out var examined);
+            _input.AdvanceTo(consumed, examined);
+            if (parsed.Status == Http1ParseStatus.Complete)
+            {
+                Volatile.Write(ref _deadline, 0);
+                return true;
+            }
+
+            if (parsed.Status == Http1ParseStatus.Error)
+            {
+                LogBadRequest(_options.Logger, _options.Name, _connectionId, parsed.StatusCode, Http1ErrorText.Describe(parsed.Error));
+                await WriteErrorAndCloseAsync(parsed.StatusCode).ConfigureAwait(false);
+                return false;
+            }
+
+            if (result.IsCanceled)
+            {
+                if (_timedOut && _headStarted)
+                {
+                    await WriteErrorAndCloseAsync(StatusCodes.Status408RequestTimeout).ConfigureAwait(false);
+                    return false;
+                }
+
+                if (_timedOut || (_closeRequested && !_headStarted))
+                {
+                    return false;
+                }
+
+                continue;
+            }
+
+            if (result.IsCompleted)
+            {
+                if (_headStarted)
+                {
+                    // A partial head and then FIN: answer as Kestrel does (the client may still read it).
+                    await WriteErrorAndCloseAsync(StatusCodes.Status400BadRequest).ConfigureAwait(false);
+                }
+
+                return false;
+            }
+        }
+    }
+
+    private void SetDeadline(TimeSpan timeout) =>
+        Volatile.Write(ref _deadline, timeout <= TimeSpan.Zero ? 0 : _options.Time.GetTimestamp() + (long)(timeout.TotalSeconds * _options.Time.TimestampFrequency));
+
+    /// <summary>The short answer to a request that cannot be served (parse error, timeout): status, no body, close.</summary>
+    private async ValueTask WriteErrorAndCloseAsync(int status)
+    {
+        if (Volatile.Read(ref _closed) == 1)
+        {
+            return;
+        }
+
+        WriteBytes(ResponseHeadBytes.StatusLine(status) ?? ResponseHeadBytes.StatusLine(400)!);
+        WriteBytes("Content-Length: 0\r\nConnection: close\r\n"u8);
+        WriteBytes(ResponseHeadBytes.DateLine);
+        WriteBytes("\r\n"u8);
+        try
+        {
+            await _output.FlushAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        {
+        }
+    }
+
+    private void WriteBytes(ReadOnlySpan<byte> bytes)
+    {
+        var span = _output.GetSpan(bytes.Length);
+        bytes.CopyTo(span);
+        _output.Advance(bytes.Length);
+    }
+
+    private async ValueTask CloseAsync()
+    {
+        try
+        {
+            if (_monitoring)
+            {
+                // A watching read may still be pending: end it, the reader must not complete under it.
+                _monitoring = false;
+                var monitor = _monitor;
+                _monitor = default;
+                _input.CancelPendingRead();
+                await monitor.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or ConnectionAbortedException)
+        {
+        }
+
+        // Completing the output lets the transport send what is buffered, then shut the socket down (FIN after the
+        // last response); an aborted connection is already closed.
+        await _input.CompleteAsync().ConfigureAwait(false);
+        await _output.CompleteAsync().ConfigureAwait(false);
+        await _transport.DisposeAsync().ConfigureAwait(false);
+        Interlocked.Exchange(ref _closed, 1);
+        CancelRequest();
+        _parser.Dispose();
+        _chunked.Dispose();
+        _abortSource?.Dispose();
+        _options.ConnectionLimiter?.Release(_ipEntry);
+        _listener.OnConnectionClosed(this);
+    }
+
+    private static string FormatConnectionId(long id)
+    {
+        // As Kestrel: 13 characters of base-32.
+        const string Chars = "0123456789ABCDEFGHIJKLMNOPQRSTUV";
+        return string.Create(13, id, static (span, value) =>
+        {
+            for (int i = 12; i >= 0; i--)
+            {
+                span[i] = Chars[(int)(value & 31)];
+                value >>= 5;
+            }
+        });
+    }
+
+    [LoggerMessage(120, LogLevel.Debug, "Listener {Listener} connection {ConnectionId}: bad request ({Status}, {Reason})")]
+    private static partial void LogBadRequest(ILogger logger, string listener, string connectionId, int status, string reason);
+
+    [LoggerMessage(121, LogLevel.Error, "Listener {Listener} connection {ConnectionId}: unexpected error")]
+    private static partial void LogConnectionError(ILogger logger, string listener, string connectionId, Exception exception);
+
+    [LoggerMessage(122, LogLevel.Error, "Listener {Listener} connection {ConnectionId}: unhandled exception while processing request {TraceIdentifier}")]
+    private static partial void LogApplicationError(ILogger logger, string listener, string connectionId, string traceIdentifier, Exception exception);
+}
