@@ -202,38 +202,12 @@ median() { sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) { print "nan"; exit 
 
 # ---------------------------------------------------------------------------------------------------------------
 # Backend and proxies.
-# nginx.conf for one single-worker nginx in DIR (backend or proxy): DIR main-directives http-block-body
-write_nginx_conf() {
-  mkdir -p "$1/logs" "$1/tmp"
-  cat >"$1/nginx.conf" <<EOF
-worker_processes 1;
-$2
-daemon off;
-pid $1/nginx.pid;
-error_log $1/logs/error.log warn;
-worker_rlimit_nofile 65536;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 600s;
-  client_body_temp_path $1/tmp/body; proxy_temp_path $1/tmp/proxy; fastcgi_temp_path $1/tmp/fastcgi;
-  uwsgi_temp_path $1/tmp/uwsgi; scgi_temp_path $1/tmp/scgi;
-$3
-}
-EOF
-}
+source "$ROOT/bench/nginx-conf.sh"   # write_nginx_conf, write_nginx_backend
 
 start_nginx() {
   free_port NGINX_PORT
   local p=$TMP/nginx
-  write_nginx_conf "$p" "" "  server {
-    listen 127.0.0.1:$NGINX_PORT reuseport backlog=4096;
-    location / {
-      default_type text/plain;
-      return 200 \"hello world\\n\";
-    }
-  }"
+  write_nginx_backend "$p" "$NGINX_PORT"
   taskset -c "$LOAD_CPU" "$NGINX_BIN" -p "$p" -c "$p/nginx.conf" -e "$p/logs/error.log" >"$TMP/nginx.log" 2>&1 &
   NGINX_PID=$!
   local deadline=$((SECONDS + 20))

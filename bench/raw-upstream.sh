@@ -20,28 +20,8 @@ status() { timeout 2 bash -c "exec 3<>/dev/tcp/127.0.0.1/$1; printf 'GET / HTTP/
 wait_200() { for _ in $(seq 100); do [[ $(status "$1") == "HTTP/1.1 200"* ]] && return 0; sleep 0.2; done; echo "port $1 did not answer 200" >&2; exit 1; }
 
 NGINX_PORT=$(free_port)
-mkdir -p "$TMP/nginx/logs" "$TMP/nginx/tmp"
-cat >"$TMP/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 8192; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 600s;
-  client_body_temp_path $TMP/nginx/tmp/body;
-  proxy_temp_path $TMP/nginx/tmp/proxy;
-  fastcgi_temp_path $TMP/nginx/tmp/fastcgi;
-  uwsgi_temp_path $TMP/nginx/tmp/uwsgi;
-  scgi_temp_path $TMP/nginx/tmp/scgi;
-  server {
-    listen 127.0.0.1:$NGINX_PORT;
-    location / { default_type text/plain; return 200 "hello world\n"; }
-  }
-}
-NGINX
+source bench/nginx-conf.sh
+write_nginx_backend "$TMP/nginx" "$NGINX_PORT"
 taskset -c "$LOAD_CPU" /usr/sbin/nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/logs/error.log" >"$TMP/nginx.log" 2>&1 &
 PIDS+=($!)
 wait_200 "$NGINX_PORT"

@@ -49,22 +49,8 @@ cleanup() {
 }
 trap cleanup EXIT
 PORT=$((20000 + RANDOM % 20000))
-mkdir -p "$TMP/nginx"
-cat >"$TMP/nginx/nginx.conf" <<NGINX
-worker_processes 1;
-daemon off;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/error.log warn;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 100000000;
-  keepalive_timeout 300s;
-  client_body_temp_path $TMP/nginx/b; proxy_temp_path $TMP/nginx/p; fastcgi_temp_path $TMP/nginx/f;
-  uwsgi_temp_path $TMP/nginx/u; scgi_temp_path $TMP/nginx/s;
-  server { listen 127.0.0.1:$PORT; location / { default_type text/plain; return 200 "hello world\n"; } }
-}
-NGINX
+source "$ROOT/bench/nginx-conf.sh"
+write_nginx_backend "$TMP/nginx" "$PORT"
 nice -n "$NICE" taskset -c "$CPU" nginx -c "$TMP/nginx/nginx.conf" -p "$TMP/nginx" >"$TMP/nginx/out.log" 2>&1 &
 NGINX_PID=$!
 for _ in $(seq 1 50); do curl -sf "http://127.0.0.1:$PORT/" >/dev/null && break; sleep 0.1; done
