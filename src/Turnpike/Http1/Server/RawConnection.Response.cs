@@ -317,7 +317,10 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             return;
         }
 
-        await FlushOutputAsync(default).ConfigureAwait(false);
+        if (_output.UnflushedBytes > 0)
+        {
+            await FlushOutputAsync(default).ConfigureAwait(false);
+        }
     }
 
     private ValueTask StartResponseAsync() => StartResponseAsync(appCompleted: false);
@@ -510,7 +513,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         return (comma < 0 ? last : last[(comma + 1)..]).Trim().Equals("chunked", StringComparison.OrdinalIgnoreCase);
     }
 
-    /// <summary>Writes response body bytes, framed; flushed when enough is buffered (the end of the request flushes the rest).</summary>
+    /// <summary>Writes response body bytes, framed, and flushes them.</summary>
     private ValueTask WriteBodyAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         if (!_responseStarted)
@@ -556,7 +559,10 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
                 break;
         }
 
-        return _output.UnflushedBytes >= ResponseFlushThreshold ? FlushOutputAsync(cancellationToken) : ValueTask.CompletedTask;
+        // Write-through, as Kestrel's response body: what the app wrote reaches the client now, so a streamed answer
+        // (server-sent events, a slow upstream relayed piece by piece) is not held back. The head goes out with the
+        // first body bytes, so a small answer is still one send.
+        return FlushOutputAsync(cancellationToken);
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]

@@ -18,8 +18,6 @@ namespace Turnpike.Http1.Server;
 /// </summary>
 internal sealed partial class RawConnection : IThreadPoolWorkItem
 {
-    private const int ResponseFlushThreshold = 64 * 1024;
-
     private readonly RawListener _listener;
     private readonly RawListenerOptions _options;
     private readonly ConnectionContext _transport;
