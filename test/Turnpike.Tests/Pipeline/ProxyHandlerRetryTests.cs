@@ -223,33 +223,17 @@ public sealed class ProxyHandlerRetryTests
         }
 
         const int requests = 1000;
-        var perRequest = AllocatedPerCall(requests, () => _sink = handler.InvokeAsync(context));
+        var perRequest = ThreadAllocations.PerCall(requests, () => _sink = handler.InvokeAsync(context));
 
         // What the request path cannot avoid, measured the same way: its feature object, the header check (which
         // allocates an enumerator over DefaultHttpContext's headers) and, in Debug builds only, the async state
         // machine, which the compiler makes a class there (a struct, never boxed on synchronous completion, in Release).
-        var feature = AllocatedPerCall(requests, retries ? () => _sink = new GatewayRetryFeature() : () => _sink = new GatewayRequestFeature());
-        var headers = AllocatedPerCall(requests, () => RequestHeaderValidator.AreForwardable(context.Request.Headers));
+        var feature = ThreadAllocations.PerCall(requests, retries ? () => _sink = new GatewayRetryFeature() : () => _sink = new GatewayRequestFeature());
+        var headers = ThreadAllocations.PerCall(requests, () => RequestHeaderValidator.AreForwardable(context.Request.Headers));
         var stateMachine = typeof(ProxyHandler).GetNestedTypes(System.Reflection.BindingFlags.NonPublic).Single(t => t.Name.Contains("<ForwardAsync>", StringComparison.Ordinal));
-        var machine = stateMachine.IsValueType ? 0 : AllocatedPerCall(requests, () => _sink = Activator.CreateInstance(stateMachine));
+        var machine = stateMachine.IsValueType ? 0 : ThreadAllocations.PerCall(requests, () => _sink = Activator.CreateInstance(stateMachine));
         Assert.Equal(feature + headers + machine, perRequest, 0.5);
     }
 
     private object? _sink;
-
-    private static double AllocatedPerCall(int calls, Action action)
-    {
-        for (var i = 0; i < 10; i++)
-        {
-            action();
-        }
-
-        var before = GC.GetAllocatedBytesForCurrentThread();
-        for (var i = 0; i < calls; i++)
-        {
-            action();
-        }
-
-        return (GC.GetAllocatedBytesForCurrentThread() - before) / (double)calls;
-    }
 }
