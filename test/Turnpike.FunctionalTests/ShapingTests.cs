@@ -238,17 +238,24 @@ public sealed class ShapingTests(ITestOutputHelper output)
         var steady = admitted.Where(a => a.At > settled).Select(a => a.Ms).ToList();
         var steadyLimits = limits.Where(l => l.At > settled).Select(l => l.Limit).ToList();
         var (p50u, p99u) = (Percentile(unloaded, 0.5), Percentile(unloaded, 0.99));
-        var (p50a, p99a) = (Percentile(steady, 0.5), Percentile(steady, 0.99));
+        var (p50a, p90a, p99a) = (Percentile(steady, 0.5), Percentile(steady, 0.9), Percentile(steady, 0.99));
         var p50s = Percentile(shed, 0.5);
         output.WriteLine($"unloaded: p50 {p50u:F1} ms, p99 {p99u:F1} ms ({unloaded.Count} requests); minRTT {status["minRttMs"]} ms");
-        output.WriteLine($"loaded 32 clients 6 s: admitted {admitted.Count} (after 2 s: {steady.Count}, p50 {p50a:F1} ms, p99 {p99a:F1} ms), shed {shed.Count} (p50 {p50s:F2} ms, p99 {Percentile(shed, 0.99):F2} ms), other {other}");
+        output.WriteLine($"loaded 32 clients 6 s: admitted {admitted.Count} (after 2 s: {steady.Count}, p50 {p50a:F1} ms, p90 {p90a:F1} ms, p99 {p99a:F1} ms), shed {shed.Count} (p50 {p50s:F2} ms, p99 {Percentile(shed, 0.99):F2} ms), other {other}");
         output.WriteLine($"limit over time: {string.Join(" ", limits.Select(l => l.Limit))}; backend peak in flight {peak}; admin: shed {status["shed"]}, admitted {status["admitted"]}");
 
         Assert.Equal(0, other);
         Assert.NotEmpty(shed);
         Assert.InRange(steadyLimits.Min(), 3, 32);
         Assert.True(steadyLimits.Max() <= Math.Max(2 * steadyLimits.Min(), steadyLimits.Min() + 6), $"limit did not settle: {string.Join(" ", steadyLimits)}");
-        Assert.True(p99a <= 2 * p99u, $"admitted p99 {p99a:F1} ms > 2 × unloaded p99 {p99u:F1} ms");
+        // Unlimited, 32 in flight would make every request 10 ms × 32 / 8 = 40 ms (3.2 × unloaded). The gradient's
+        // equilibrium (buffer 0.25 and the √limit headroom) sits near 1.6 × minRTT. Compared with the unloaded median,
+        // and p90 rather than p99: with 32 clients, the gateway and the backend on two cores, p99 is the scheduler's
+        // (27 to 53 ms in runs on a quiet machine, with or without the raw engines), not the limiter's.
+        // minRTT from the median of the first attempts: their connects and cold JIT must not inflate it.
+        Assert.InRange((double)status["minRttMs"]!, 0.5 * p50u, 1.5 * p50u);
+        Assert.True(p50a <= 2 * p50u, $"admitted p50 {p50a:F1} ms > 2 × unloaded p50 {p50u:F1} ms");
+        Assert.True(p90a <= 2.5 * p50u, $"admitted p90 {p90a:F1} ms > 2.5 × unloaded p50 {p50u:F1} ms");
         Assert.True(p50s * 3 < p50a, $"shed p50 {p50s:F2} ms is not far below admitted p50 {p50a:F1} ms");
         Assert.Equal(shed.Count, (long)status["shed"]!);
     }

@@ -19,6 +19,7 @@ internal enum ConcurrencyOutcome
 /// Completed attempts add their latency to the current window with one <see cref="Interlocked.Add(ref long, long)"/>
 /// (count and microsecond sum packed in one word); the attempt that finds the window over (long enough and with
 /// enough samples) wins a compare-and-swap and alone runs the <see cref="LimitAlgorithm"/> and publishes the new limit.
+/// During a minRTT measurement (gradient) each sample also takes a slot of a fixed array, for the median.
 /// </summary>
 internal sealed class AdaptiveConcurrencyLimiter
 {
@@ -41,6 +42,8 @@ internal sealed class AdaptiveConcurrencyLimiter
     private int _closing;
     private double _lastSampleMicros;
     private long _windows;
+    private readonly long[]? _measured;
+    private int _measuredNext;
 
     public AdaptiveConcurrencyLimiter(AdaptiveConcurrencyConfig config, TimeProvider time)
     {
@@ -50,6 +53,7 @@ internal sealed class AdaptiveConcurrencyLimiter
         _windowTicks = (long)(config.SampleWindow.TotalSeconds * time.TimestampFrequency);
         _windowStart = _measureStart = time.GetTimestamp();
         _limit = _algorithm.Effective;
+        _measured = _algorithm is GradientLimit ? new long[config.MinRttSamples] : null;
     }
 
     public AdaptiveConcurrencyConfig Config { get; }
@@ -115,6 +119,15 @@ internal sealed class AdaptiveConcurrencyLimiter
         }
 
         var micros = Math.Clamp((long)latency.TotalMicroseconds, 1, MaxSampleMicros);
+        if (_measured is not null && _algorithm.Measuring)
+        {
+            var slot = Interlocked.Increment(ref _measuredNext) - 1;
+            if (slot < _measured.Length)
+            {
+                Volatile.Write(ref _measured[slot], micros);
+            }
+        }
+
         var packed = Interlocked.Add(ref _window, (1L << CountShift) + micros);
         if ((int)(packed >> CountShift) < _algorithm.RequiredSamples)
         {
@@ -152,12 +165,15 @@ internal sealed class AdaptiveConcurrencyLimiter
                 count,
                 (double)(packed & SumMask) / count,
                 Interlocked.Exchange(ref _failures, 0),
-                Interlocked.Exchange(ref _peak, (int)Volatile.Read(ref _inFlight)));
+                Interlocked.Exchange(ref _peak, (int)Volatile.Read(ref _inFlight)),
+                _algorithm.Measuring ? MeasuredMedian() : 0);
             var wasMeasuring = _algorithm.Measuring;
             _algorithm.OnWindow(stats, now, _time);
             Volatile.Write(ref _lastSampleMicros, stats.AverageMicros);
             if (_algorithm.Measuring && !wasMeasuring)
             {
+                Array.Clear(_measured!);
+                Volatile.Write(ref _measuredNext, 0);
                 Volatile.Write(ref _measureStart, now);
             }
 
@@ -169,6 +185,29 @@ internal sealed class AdaptiveConcurrencyLimiter
         {
             Volatile.Write(ref _closing, 0);
         }
+    }
+
+    /// <summary>The median of the measurement's samples (slots taken but not yet written are left out); 0 if none.</summary>
+    private double MeasuredMedian()
+    {
+        var taken = Math.Min(Volatile.Read(ref _measuredNext), _measured!.Length);
+        var values = new long[taken]; // once per measurement (at start, then every minRttInterval), not per attempt
+        var n = 0;
+        for (var i = 0; i < taken; i++)
+        {
+            if (Volatile.Read(ref _measured[i]) is > 0 and var v)
+            {
+                values[n++] = v;
+            }
+        }
+
+        if (n == 0)
+        {
+            return 0;
+        }
+
+        Array.Sort(values, 0, n);
+        return n % 2 == 1 ? values[n / 2] : (values[(n / 2) - 1] + values[n / 2]) / 2.0;
     }
 
     private void RaisePeak(int n)

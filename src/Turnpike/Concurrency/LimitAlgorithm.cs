@@ -2,8 +2,11 @@ using Turnpike.Configuration;
 
 namespace Turnpike.Concurrency;
 
-/// <summary>What one sample window saw: completed attempts, their average latency, failures and the in-flight peak.</summary>
-internal readonly record struct WindowStats(int Count, double AverageMicros, int Failures, int PeakInFlight);
+/// <summary>
+/// What one sample window saw: completed attempts, their average latency, failures and the in-flight peak; for a
+/// minRTT measurement also the median latency (0 otherwise).
+/// </summary>
+internal readonly record struct WindowStats(int Count, double AverageMicros, int Failures, int PeakInFlight, double MedianMicros = 0);
 
 /// <summary>
 /// Turns sample windows into a concurrency limit. Only ever called by the one thread that closes a window (the
@@ -41,8 +44,9 @@ internal abstract class LimitAlgorithm(AdaptiveConcurrencyConfig config)
 
 /// <summary>
 /// Envoy's gradient controller (as Netflix Gradient2): gradient = clamp(minRTT·(1+buffer) / sampleRTT, 0.5, 2);
-/// limit = limit·gradient + √(limit·gradient). minRTT is the average latency measured at <c>minLimit</c>
-/// concurrency, first at start and again every <c>minRttInterval</c>. The limit only grows while it is in use
+/// limit = limit·gradient + √(limit·gradient). minRTT is the median latency measured at <c>minLimit</c>
+/// concurrency (Envoy's default <c>sample_aggregate_percentile</c>: a few cold-start attempts — connects, first
+/// JIT — must not set it for a whole interval), first at start and again every <c>minRttInterval</c>. The limit only grows while it is in use
 /// (the window's in-flight peak reached half of it), so an idle cluster does not inflate it.
 /// </summary>
 internal sealed class GradientLimit(AdaptiveConcurrencyConfig config) : LimitAlgorithm(config)
@@ -63,7 +67,7 @@ internal sealed class GradientLimit(AdaptiveConcurrencyConfig config) : LimitAlg
     {
         if (_measuring)
         {
-            MinRttMicros = Math.Max(1, window.AverageMicros);
+            MinRttMicros = Math.Max(1, window.MedianMicros > 0 ? window.MedianMicros : window.AverageMicros);
             _measuring = false;
             _nextMeasure = now + (long)(Config.MinRttInterval.TotalSeconds * time.TimestampFrequency);
             return;

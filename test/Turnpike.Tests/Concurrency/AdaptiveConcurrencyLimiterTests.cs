@@ -166,6 +166,24 @@ public sealed class AdaptiveConcurrencyLimiterTests
     }
 
     [Fact]
+    public void MinRttIsTheMedianSoColdStartAttemptsDoNotSetIt()
+    {
+        var time = new FakeTimeProvider();
+        var limiter = new AdaptiveConcurrencyLimiter(Gradient, time);
+        double[] latencies = [900, 400, 10, 12, 11]; // the first two paid for connects and a cold JIT
+        foreach (var ms in latencies)
+        {
+            Assert.True(limiter.TryAcquire());
+            time.Advance(TimeSpan.FromMilliseconds(ms));
+            limiter.Release(time.GetTimestamp() - 1, TimeSpan.FromMilliseconds(ms), ConcurrencyOutcome.Success);
+        }
+
+        Assert.False(limiter.Measuring);
+        Assert.Equal(12.0, limiter.MinRttMs);
+        Assert.Equal(266.6, limiter.SampleRttMs, 0.1); // the window's average, as before
+    }
+
+    [Fact]
     public void MeasurementIgnoresAttemptsAdmittedBeforeIt()
     {
         var time = new FakeTimeProvider();
