@@ -65,10 +65,24 @@ public sealed class ReloadTests
             }
         }).ToArray();
 
+        bool Seen(string generation)
+        {
+            lock (failures)
+            {
+                return seen.Contains(generation);
+            }
+        }
+
         for (var generation = 1; generation <= 20; generation++)
         {
             await gw.WriteConfigAsync(Config(backend.Address, generation));
             await WaitForGeneration(gw, generation);
+        }
+
+        // The probe saw generation 20; the load clients see it with their next request (bounded wait, no fixed sleep).
+        for (var i = 0; i < 200 && !Seen("20"); i++)
+        {
+            await Task.Delay(50);
         }
 
         await stop.CancelAsync();

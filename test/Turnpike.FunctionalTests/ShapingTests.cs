@@ -247,7 +247,11 @@ public sealed class ShapingTests(ITestOutputHelper output)
         Assert.Equal(0, other);
         Assert.NotEmpty(shed);
         Assert.InRange(steadyLimits.Min(), 3, 32);
-        Assert.True(steadyLimits.Max() <= Math.Max(2 * steadyLimits.Min(), steadyLimits.Min() + 6), $"limit did not settle: {string.Join(" ", steadyLimits)}");
+        // Settled: most samples near the median. A stall on this 2-core machine makes one slow window, and the
+        // gradient rightly halves the limit for a moment (seen: 16 7 8 16 17 16 …), so no min/max check.
+        var median = steadyLimits.Order().ElementAt(steadyLimits.Count / 2);
+        var near = steadyLimits.Count(l => Math.Abs(l - median) <= Math.Max(2, median / 4));
+        Assert.True(near * 4 >= steadyLimits.Count * 3, $"limit did not settle: {string.Join(" ", steadyLimits)}");
         // Unlimited, 32 in flight would make every request 10 ms × 32 / 8 = 40 ms (3.2 × unloaded). The gradient's
         // equilibrium (buffer 0.25 and the √limit headroom) sits near 1.6 × minRTT. Compared with the unloaded median,
         // and p90 rather than p99: with 32 clients, the gateway and the backend on two cores, p99 is the scheduler's
