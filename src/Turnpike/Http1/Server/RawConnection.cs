@@ -72,6 +72,9 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
 
     public string ConnectionId => _connectionId;
 
+    /// <summary>Pooled buffers this connection holds now.</summary>
+    internal int HeldBufferBytes => _input.BufferedCapacity + _output.BufferedCapacity;
+
     void IThreadPoolWorkItem.Execute() => _ = RunAsync();
 
     /// <summary>Heartbeat (once a second for all connections): a read past its deadline is cancelled.</summary>

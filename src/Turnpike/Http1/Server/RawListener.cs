@@ -40,6 +40,21 @@ internal sealed partial class RawListener : IAsyncDisposable
 
     public int ConnectionCount => _connections.Count;
 
+    /// <summary>Receive and send buffers the open connections hold right now (idle keep-alive connections hold none).</summary>
+    internal long HeldBufferBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var pair in _connections)
+            {
+                total += pair.Key.HeldBufferBytes;
+            }
+
+            return total;
+        }
+    }
+
     /// <summary>Binds <paramref name="endpoint"/> and starts accepting.</summary>
     public static RawListener Start(IPEndPoint endpoint, RawListenerOptions options)
     {

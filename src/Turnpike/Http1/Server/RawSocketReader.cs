@@ -105,7 +105,9 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
             _registration = cancellationToken.UnsafeRegister(static state => ((RawSocketReader)state!).CancelWait(), this);
         }
 
-        Volatile.Write(ref _waiting, 1);
+        // A full fence (not a release write): the check of _receiving below must not move before this store, or a
+        // completion in between would see no reader waiting and the reader would see the receive still in flight.
+        Interlocked.Exchange(ref _waiting, 1);
         if (Volatile.Read(ref _receiving) == 0 && Interlocked.Exchange(ref _waiting, 0) == 1)
         {
             // The receive completed between the check and the registration: answer now.
