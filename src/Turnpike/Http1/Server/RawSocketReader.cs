@@ -77,7 +77,7 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
             return ValueTask.FromCanceled<ReadResult>(cancellationToken);
         }
 
-        if (Interlocked.Exchange(ref _cancelNext, 0) == 1)
+        if (Volatile.Read(ref _cancelNext) == 1 && Interlocked.Exchange(ref _cancelNext, 0) == 1)
         {
             return new ValueTask<ReadResult>(new ReadResult(View(), isCanceled: true, isCompleted: _fin));
         }
@@ -99,15 +99,17 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
 
         // A receive is in flight: wait for it.
         _source.Reset();
-        if (cancellationToken.CanBeCanceled)
-        {
-            _waitToken = cancellationToken;
-            _registration = cancellationToken.UnsafeRegister(static state => ((RawSocketReader)state!).CancelWait(), this);
-        }
+        _waitToken = cancellationToken;
 
         // A full fence (not a release write): the check of _receiving below must not move before this store, or a
         // completion in between would see no reader waiting and the reader would see the receive still in flight.
         Interlocked.Exchange(ref _waiting, 1);
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Registered after _waiting is set: a token cancelled meanwhile ends this wait from inside the registration.
+            _registration = cancellationToken.UnsafeRegister(static state => ((RawSocketReader)state!).CancelWait(), this);
+        }
+
         if (Volatile.Read(ref _receiving) == 0 && Interlocked.Exchange(ref _waiting, 0) == 1)
         {
             // The receive completed between the check and the registration: answer now.
@@ -233,7 +235,14 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
             {
                 if (_end == buffer.Length)
                 {
-                    buffer = MakeRoom(buffer);
+                    var room = MakeRoom(buffer);
+                    if (room is null)
+                    {
+                        _error = new IOException("The receive buffer is full and nothing of it was consumed.");
+                        return false;
+                    }
+
+                    buffer = room;
                 }
 
                 _zeroByte = false;
@@ -297,8 +306,8 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
         return false;
     }
 
-    /// <summary>The buffer is full up to its end: move the unconsumed bytes to the front, or grow.</summary>
-    private byte[] MakeRoom(byte[] buffer)
+    /// <summary>The buffer is full up to its end: move the unconsumed bytes to the front, or grow (null: at the cap).</summary>
+    private byte[]? MakeRoom(byte[] buffer)
     {
         int length = _end - _start;
         if (_start > 0)
@@ -312,7 +321,7 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
 
         if (buffer.Length >= MaxBufferSize)
         {
-            throw new InvalidOperationException("The receive buffer is full and nothing was consumed.");
+            return null;
         }
 
         var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(buffer.Length * 2, MaxBufferSize));
@@ -353,7 +362,8 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
 
     private void CancelWait()
     {
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
+        // A late callback of an earlier wait's token must not end a later wait that did not ask for it.
+        if (_waitToken.IsCancellationRequested && Interlocked.Exchange(ref _waiting, 0) == 1)
         {
             _source.SetException(new OperationCanceledException(_waitToken));
         }
