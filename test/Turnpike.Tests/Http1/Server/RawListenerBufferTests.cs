@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Turnpike.Http1.Server;
@@ -57,16 +58,73 @@ public sealed class RawListenerBufferTests
         }
     }
 
-    private static RawListener Start()
+    [Fact]
+    public async Task SlowClientHoldsTheWriterInsteadOfBuffering()
+    {
+        // 64 MiB in 64 KiB writes to a client that reads nothing at first: the kernel's socket buffers take a few MiB,
+        // then each write must wait for the client (backpressure), and the listener holds no more than one write.
+        const long Total = 64L * 1024 * 1024;
+        long written = 0;
+        var chunk = new byte[64 * 1024];
+        await using var listener = Start(async context =>
+        {
+            context.Response.Headers.ContentLength = Total;
+            for (long sent = 0; sent < Total; sent += chunk.Length)
+            {
+                await context.Response.Body.WriteAsync(chunk);
+                Interlocked.Add(ref written, chunk.Length);
+            }
+        });
+        using var client = Connect(listener);
+        await client.SendAsync(Encoding.ASCII.GetBytes("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+
+        // Wait until the app's writes stall (no progress for 300 ms; at most 20 s).
+        long last = -1;
+        for (int i = 0; i < 200 && Interlocked.Read(ref written) != last; i++)
+        {
+            last = Interlocked.Read(ref written);
+            await Task.Delay(300);
+        }
+
+        long stalledAt = Interlocked.Read(ref written);
+        long held = listener.HeldBufferBytes;
+        Assert.True(stalledAt < Total / 2, $"the app wrote {stalledAt} B to a client that read nothing");
+        Assert.True(held <= 256 * 1024, $"{held} B buffered by the listener for a client that reads nothing");
+
+        // The client reads: everything arrives, the app finishes.
+        var buffer = new byte[256 * 1024];
+        long received = 0;
+        long headLength = -1;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        while (headLength < 0 || received - headLength < Total)
+        {
+            int n = await client.ReceiveAsync(buffer.AsMemory(), SocketFlags.None, timeout.Token);
+            Assert.True(n > 0, "the server closed the connection");
+            if (headLength < 0)
+            {
+                int end = buffer.AsSpan(0, n).IndexOf("\r\n\r\n"u8);
+                Assert.True(end > 0, "the head arrives in the first read");
+                Assert.StartsWith("HTTP/1.1 200 OK\r\n", Encoding.ASCII.GetString(buffer, 0, end));
+                headLength = received + end + 4;
+            }
+
+            received += n;
+        }
+
+        Assert.Equal(Total, received - headLength);
+        Assert.True(await EventuallyAsync(() => Interlocked.Read(ref written) == Total && listener.HeldBufferBytes == 0), "the app finished and the buffers went back");
+    }
+
+    private static RawListener Start(RequestDelegate? application = null)
     {
         var options = new RawListenerOptions
         {
             Name = "buffers",
-            Application = static context =>
+            Application = application ?? (static context =>
             {
                 context.Response.Headers.ContentLength = 2;
                 return context.Response.Body.WriteAsync(Answer).AsTask();
-            },
+            }),
             Services = new ServiceCollection().BuildServiceProvider(),
             Logger = NullLogger.Instance,
         };
