@@ -4,6 +4,7 @@ using System.Buffers.Text;
 using System.IO.Pipelines;
 using System.Net.Sockets;
 using System.Text;
+using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
@@ -540,8 +541,12 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
                 }
 
                 _responseRemaining -= data.Length;
-                WriteBytes(data.Span);
-                break;
+
+                // Write-through, as Kestrel's response body: what the app wrote reaches the client now (one send with
+                // the head when it is still buffered; a large piece straight from the app's memory).
+                return CompleteFlush(_output.WriteAsync(data, cancellationToken));
+            case ResponseFraming.CloseDelimited:
+                return CompleteFlush(_output.WriteAsync(data, cancellationToken));
             case ResponseFraming.Chunked:
             {
                 var span = _output.GetSpan(10);
@@ -579,9 +584,11 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             return ValueTask.CompletedTask;
         }
 
-        var flush = _output.FlushAsync(cancellationToken);
-        return flush.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitFlushAsync(flush);
+        return CompleteFlush(_output.FlushAsync(cancellationToken));
     }
+
+    private ValueTask CompleteFlush(ValueTask<FlushResult> flush) =>
+        flush.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitFlushAsync(flush);
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask AwaitFlushAsync(ValueTask<FlushResult> flush)
@@ -590,7 +597,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         {
             await flush.ConfigureAwait(false);
         }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or ConnectionAbortedException)
         {
             // The client is gone: abort the request (RequestAborted fires); later writes are dropped.
             Abort();
@@ -753,8 +760,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
                 throw new IOException("The connection was closed.");
             }
 
-            connection.WriteBytes(buffer.Span);
-            await connection._output.FlushAsync(cancellationToken).ConfigureAwait(false);
+            await connection._output.WriteAsync(buffer, cancellationToken).ConfigureAwait(false);
         }
 
         public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>

@@ -20,9 +20,9 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
 {
     private readonly RawListener _listener;
     private readonly RawListenerOptions _options;
-    private readonly ConnectionContext _transport;
-    private readonly PipeReader _input;
-    private readonly PipeWriter _output;
+    private readonly Socket _socket;
+    private readonly RawSocketReader _input;
+    private readonly RawSocketWriter _output;
     private readonly IpEntry? _ipEntry;
     private readonly Http1RequestParser _parser;
     private readonly ChunkedDecoder _chunked;
@@ -37,26 +37,27 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     private volatile bool _reading;
     private int _closed;
 
-    /// <param name="transport">Kestrel's socket transport for the accepted socket (its receive loop and sender, pinned
-    /// pooled buffers), wrapped for byte counting when metrics are exported.</param>
-    public RawConnection(RawListener listener, ConnectionContext transport, IpEntry? ipEntry, long id)
+    /// <param name="socket">The accepted socket: read and written by this connection's own
+    /// <see cref="RawSocketReader"/> and <see cref="RawSocketWriter"/> (pooled buffers held only while in use, wire
+    /// bytes counted into <see cref="RawListenerOptions.Bytes"/> when metrics are exported).</param>
+    public RawConnection(RawListener listener, Socket socket, IpEntry? ipEntry, long id)
     {
         _listener = listener;
         _options = listener.Options;
-        _transport = transport;
+        _socket = socket;
         _ipEntry = ipEntry;
-        _input = transport.Transport.Input;
-        _output = transport.Transport.Output;
+        _input = new RawSocketReader(socket, _options.Bytes, _options.InlineScheduling);
+        _output = new RawSocketWriter(socket, _options.Bytes, _options.InlineScheduling);
         _parser = new Http1RequestParser(_options.Limits);
         _chunked = new ChunkedDecoder(_options.Limits with { MaxBodySize = long.MaxValue }, requestSide: true);
         _connectionId = FormatConnectionId(id);
-        if (transport.RemoteEndPoint is IPEndPoint remote)
+        if (socket.RemoteEndPoint is IPEndPoint remote)
         {
             _remoteIp = remote.Address;
             _remotePort = remote.Port;
         }
 
-        if (transport.LocalEndPoint is IPEndPoint local)
+        if (socket.LocalEndPoint is IPEndPoint local)
         {
             _localIp = local.Address;
             _localPort = local.Port;
@@ -70,6 +71,9 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     }
 
     public string ConnectionId => _connectionId;
+
+    /// <summary>Pooled buffers this connection holds now.</summary>
+    internal int HeldBufferBytes => _input.BufferedCapacity + _output.BufferedCapacity;
 
     void IThreadPoolWorkItem.Execute() => _ = RunAsync();
 
@@ -103,7 +107,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
 
         _keepAlive = false;
-        _transport.Abort(new ConnectionAbortedException("The connection was aborted."));
+        CloseSocket();
         CancelRequest();
     }
 
@@ -268,11 +272,11 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         {
         }
 
-        // Completing the output lets the transport send what is buffered, then shut the socket down (FIN after the
-        // last response); an aborted connection is already closed.
-        await _input.CompleteAsync().ConfigureAwait(false);
-        await _output.CompleteAsync().ConfigureAwait(false);
-        await _transport.DisposeAsync().ConfigureAwait(false);
+        // Every flush sent everything: shut the socket down (FIN after the last response) and close it; an aborted
+        // connection is already closed. A receive still in flight ends now, and its buffer goes back after it.
+        CloseSocket();
+        _input.Dispose();
+        _output.Dispose();
         Interlocked.Exchange(ref _closed, 1);
         CancelRequest();
         _parser.Dispose();
@@ -280,6 +284,20 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         _abortSource?.Dispose();
         _options.ConnectionLimiter?.Release(_ipEntry);
         _listener.OnConnectionClosed(this);
+    }
+
+    /// <summary>As Kestrel's socket transport at the end: shut both directions down, then close.</summary>
+    private void CloseSocket()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Both);
+        }
+        catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+        {
+        }
+
+        _socket.Dispose();
     }
 
     private static string FormatConnectionId(long id)

@@ -1,8 +1,6 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.AspNetCore.Connections;
-using Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets;
 using Microsoft.Extensions.Logging;
 using Turnpike.Observability;
 using Turnpike.ConnectionLimits;
@@ -21,8 +19,6 @@ internal sealed partial class RawListener : IAsyncDisposable
     private readonly Socket _socket;
     private readonly ConcurrentDictionary<RawConnection, byte> _connections = new();
     private readonly ITimer _heartbeat;
-    private readonly SocketConnectionContextFactory _transports;
-    private readonly ByteCountingMiddleware? _byteCounting;
     private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _acceptLoop = Task.CompletedTask;
     private volatile bool _stopping;
@@ -32,16 +28,6 @@ internal sealed partial class RawListener : IAsyncDisposable
         Options = options;
         _socket = socket;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
-        // Kestrel's socket transport (public API) for each accepted socket: its receive loop and sender over pinned
-        // pooled memory, continuations inline on the socket threads as the Kestrel listeners run.
-        _transports = new SocketConnectionContextFactory(
-            new SocketConnectionFactoryOptions { UnsafePreferInlineScheduling = options.InlineScheduling, WaitForDataBeforeAllocatingBuffer = true },
-            options.Logger);
-        if (options.Bytes is { } bytes)
-        {
-            // Reuses the Kestrel listeners' counting pipes: the middleware swaps the transport, the no-op next returns.
-            _byteCounting = new ByteCountingMiddleware(static _ => Task.CompletedTask, bytes);
-        }
         _heartbeat = options.Time.CreateTimer(static state => ((RawListener)state!).OnHeartbeat(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -53,6 +39,21 @@ internal sealed partial class RawListener : IAsyncDisposable
     public bool IsStopping => _stopping;
 
     public int ConnectionCount => _connections.Count;
+
+    /// <summary>Receive and send buffers the open connections hold right now (idle keep-alive connections hold none).</summary>
+    internal long HeldBufferBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var pair in _connections)
+            {
+                total += pair.Key.HeldBufferBytes;
+            }
+
+            return total;
+        }
+    }
 
     /// <summary>Binds <paramref name="endpoint"/> and starts accepting.</summary>
     public static RawListener Start(IPEndPoint endpoint, RawListenerOptions options)
@@ -118,9 +119,7 @@ internal sealed partial class RawListener : IAsyncDisposable
             }
 
             accepted.NoDelay = true;
-            var transport = _transports.Create(accepted);
-            _byteCounting?.OnConnectionAsync(transport);
-            var connection = new RawConnection(this, transport, entry, Interlocked.Increment(ref _nextConnectionId));
+            var connection = new RawConnection(this, accepted, entry, Interlocked.Increment(ref _nextConnectionId));
             _connections.TryAdd(connection, 0);
             if (_stopping)
             {
@@ -202,7 +201,6 @@ internal sealed partial class RawListener : IAsyncDisposable
         await StopAsync(cts.Token).ConfigureAwait(false);
 
         await _heartbeat.DisposeAsync().ConfigureAwait(false);
-        _transports.Dispose();
     }
 
     [LoggerMessage(123, LogLevel.Information, "Raw HTTP/1.1 listener {Name} accepting on {EndPoint}")]

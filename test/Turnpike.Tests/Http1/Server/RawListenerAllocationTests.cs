@@ -64,9 +64,17 @@ public sealed class RawListenerAllocationTests(ITestOutputHelper output)
 
         RoundTrips(2000); // warm up: JIT, pools, tiering
         const int Requests = 5000;
-        long before = GC.GetTotalAllocatedBytes(precise: true);
-        RoundTrips(Requests);
-        long perRequest = (GC.GetTotalAllocatedBytes(precise: true) - before) / Requests;
+
+        // The least of three batches (as ThreadAllocations): a per-request allocation shows in every batch; a one-off
+        // of the socket engine or a pool refill on a loaded machine (seen once: 166 B/request) in one.
+        long perRequest = long.MaxValue;
+        for (int batch = 0; batch < 3; batch++)
+        {
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            RoundTrips(Requests);
+            perRequest = Math.Min(perRequest, (GC.GetTotalAllocatedBytes(precise: true) - before) / Requests);
+        }
+
         output.WriteLine($"{perRequest} B allocated per keep-alive GET (listener, context, features; trivial app)");
         Assert.True(perRequest <= MaxBytesPerRequest, $"{perRequest} B per request");
     }
