@@ -108,7 +108,7 @@ public sealed class RawEnginesAllocationTests(ITestOutputHelper output)
 #endif
 
     /// <summary>Answers every request head on its one connection with the same bytes; allocates nothing per request.</summary>
-    private sealed class FixedAnswerUpstream : IDisposable
+    internal sealed class FixedAnswerUpstream : IDisposable
     {
         private readonly Socket _listener = new(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
         private readonly byte[] _answer;

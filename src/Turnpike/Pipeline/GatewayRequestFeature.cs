@@ -42,6 +42,19 @@ internal class GatewayRequestFeature : IGatewayRequestFeature
 
     public string? RouteId => Route?.Id;
 
+    /// <summary>Starts over for the next request on the same context (see <see cref="RequestFeatureCache"/>).</summary>
+    public void Reset(RouteModel route)
+    {
+        Route = route;
+        Destination = null;
+        Attempts = 0;
+        Error = GatewayErrorCode.None;
+        StartTimestamp = 0;
+        Counters = null;
+        UpstreamDuration = TimeSpan.Zero;
+        ResponseHeadersTimestamp = 0;
+    }
+
     public string? ClusterId => Route?.Cluster.Id;
 
     public string? DestinationId => Destination?.Id;
