@@ -34,6 +34,9 @@ internal class GatewayRequestFeature : IGatewayRequestFeature
 
     public Logging.CountingStreams? Counters { get; set; }
 
+    /// <summary>The body counters of an earlier sampled request on this context, kept across <see cref="Reset"/> for the next one.</summary>
+    public Logging.CountingStreams? SpareCounters { get; set; }
+
     /// <summary>Time spent in upstream attempts so far (all attempts together), for the access log's <c>upstream_ms</c>.</summary>
     public TimeSpan UpstreamDuration { get; set; }
 
