@@ -116,27 +116,27 @@ public sealed class RawEnginesAllocationTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Release, 20 000 GETs after 5 000 of warm-up: 150–310 B (plain) and 175–190 B (the "+features" set: metrics, a
-    /// rate limit, a 1 % sampled access log) on the raw engines, against 2700–3000 B on Kestrel + YARP (the comparison
-    /// cases). Before issue #8's lean-pipeline work the raw figures were ~1000 B and ~1300 B (of which ~300 B were this
-    /// test's own failure message, built for every request). What remains is not the gateway's per-request work:
+    /// Release, 20 000 GETs after 5 000 of warm-up: 65–80 B on the raw engines, plain and with the "+features" set
+    /// (metrics, a rate limit, a 1 % sampled access log), against 2600–3000 B on Kestrel + YARP (the comparison cases).
+    /// Before issue #8's lean-pipeline work the raw figures were ~1000 B and ~1300 B (of which ~300 B were this test's
+    /// own failure message, built for every request). What remains:
     /// <list type="bullet">
-    /// <item>one <see cref="Task"/> per request that completes asynchronously (~72 B, ValueTask.AsTask over the pooled
-    /// forwarding state machine): a <c>RequestDelegate</c> must return a <see cref="Task"/>, and a Task cannot be reused.
-    /// Only a <c>ValueTask</c>-returning entry point called by the raw listener would remove it;</item>
-    /// <item>pooled async state machines (PoolingAsyncValueTaskMethodBuilder) that the runtime's per-thread/per-core
-    /// cache misses when a request's continuations hop between threads, as they do in this in-process test (the client,
-    /// upstream and the gateway's socket threads share 2 cores); pinned to one core with inline completions (bench/e2e.sh)
-    /// nearly every box is reused.</item>
+    /// <item>one <see cref="Task"/> per request that completes asynchronously (~56–72 B, ValueTask.AsTask over the
+    /// pooled forwarding state machine): a <c>RequestDelegate</c> must return a <see cref="Task"/>, and a Task cannot be
+    /// reused. Only a <c>ValueTask</c> entry point called by the raw listener instead would remove it;</item>
+    /// <item>the raw listener's own state machines (<c>RawConnection.ProcessRequestAsync</c>, <c>ReadHeadAsync</c>) on
+    /// the runtime's <c>PoolingAsyncValueTaskMethodBuilder</c>, whose per-thread/per-core cache misses when
+    /// continuations hop threads (50 connections: ~80 B; Turnpike's <see cref="Turnpike.Async.PooledValueTaskMethodBuilder{TResult}"/>
+    /// would reuse them).</item>
     /// </list>
-    /// The bound catches the return of any of the removed per-request allocations of size (a non-pooled async state
-    /// machine box of the request path or the wire-byte counter, ~300 B each). A Debug build adds a class per async
-    /// state machine.
+    /// The bound catches the return of any removed per-request allocation of size (a non-pooled async state machine box
+    /// of the request path, the upstream engine or the wire-byte counter, 150–350 B each; the request feature and a
+    /// boxed header enumerator together). A Debug build adds a class per async state machine.
     /// </summary>
 #if DEBUG
     private const long MaxBytesPerRequest = 8192;
 #else
-    private const long MaxBytesPerRequest = 400;
+    private const long MaxBytesPerRequest = 160;
 #endif
 
     /// <summary>Answers every request head on its one connection with the same bytes; allocates nothing per request.</summary>

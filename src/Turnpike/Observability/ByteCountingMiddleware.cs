@@ -57,7 +57,7 @@ internal sealed class ByteCountingMiddleware(ConnectionDelegate next, ListenerBy
         }
 
         /// <remarks>Pooled: a read that waits for the socket (every keep-alive request head) allocates nothing.</remarks>
-        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
         private async ValueTask<ReadResult> AwaitRead(ValueTask<ReadResult> pending)
         {
             var result = await pending.ConfigureAwait(false);

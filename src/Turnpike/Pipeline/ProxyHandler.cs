@@ -89,7 +89,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         return pending.AsTask();
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask ForwardCoreAsync(HttpContext context, RouteModel route, long measuredSince)
     {
         var policy = route.Retry;

@@ -282,7 +282,7 @@ internal sealed class Http1UpstreamConnection
     }
 
     /// <remarks>Pooled: waiting for the upstream's answer (every request) allocates nothing.</remarks>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private async ValueTask<int> AwaitReceive(ValueTask<int> pending)
     {
         var read = await pending.ConfigureAwait(false);
