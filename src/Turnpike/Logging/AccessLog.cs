@@ -17,7 +17,10 @@ namespace Turnpike.Logging;
 /// </summary>
 internal sealed partial class AccessLog : IAsyncDisposable
 {
-    private readonly Channel<byte[]> _queue = Channel.CreateBounded<byte[]>(new BoundedChannelOptions(16_384)
+    [ThreadStatic]
+    private static LineWriter? t_line;
+
+    private readonly Channel<Line> _queue = Channel.CreateBounded<Line>(new BoundedChannelOptions(16_384)
     {
         FullMode = BoundedChannelFullMode.DropWrite,
         SingleReader = true,
@@ -54,49 +57,88 @@ internal sealed partial class AccessLog : IAsyncDisposable
         }
 
         feature.StartTimestamp = _time.GetTimestamp();
-        var counting = new CountingStreams(context.Request.Body, context.Response.Body);
+        var counting = feature.SpareCounters;
+        if (counting is null)
+        {
+            counting = feature.SpareCounters = new CountingStreams(context.Request.Body, context.Response.Body);
+        }
+        else
+        {
+            counting.Wrap(context.Request.Body, context.Response.Body);
+        }
+
         context.Request.Body = counting.Request;
         context.Response.Body = counting.Response;
         feature.Counters = counting;
         return true;
     }
 
+    /// <summary>
+    /// Formats the line into this thread's reused JSON writer and queues a copy in a pooled array (returned by the
+    /// writer task), so a sampled request allocates nothing of its own beyond what it asks the server for (a trace
+    /// identifier).
+    /// </summary>
     public void Complete(HttpContext context, GatewayRequestFeature feature)
     {
-        var buffer = new ArrayBufferWriter<byte>(512);
-        using (var json = new Utf8JsonWriter(buffer))
+        var line = t_line ??= new LineWriter();
+        line.Buffer.ResetWrittenCount();
+        var json = line.Json;
+        json.Reset(line.Buffer);
+        json.WriteStartObject();
+        json.WriteString("ts", _time.GetUtcNow());
+        Span<char> text = stackalloc char[64];
+        if (Activity.Current is { } activity)
         {
-            json.WriteStartObject();
-            json.WriteString("ts", _time.GetUtcNow());
-            json.WriteString("trace_id", Activity.Current?.TraceId.ToHexString() ?? context.TraceIdentifier);
-            json.WriteString("client", context.Connection.RemoteIpAddress?.ToString());
-            json.WriteString("method", context.Request.Method);
-            json.WriteString("path", context.Request.Path.Value);
-            json.WriteString("protocol", context.Request.Protocol);
-            json.WriteString("route", feature.RouteId);
-            json.WriteString("cluster", feature.ClusterId);
-            json.WriteString("destination", feature.DestinationId);
-            json.WriteNumber("attempts", feature.Attempts);
-            json.WriteNumber("status", context.Response.StatusCode);
-            if (feature.ErrorReason is { } reason)
-            {
-                json.WriteString("error", reason);
-            }
-
-            json.WriteNumber("duration_ms", Math.Round(_time.GetElapsedTime(feature.StartTimestamp).TotalMilliseconds, 3));
-            if (feature.Attempts > 0)
-            {
-                json.WriteNumber("upstream_ms", Math.Round(feature.UpstreamDuration.TotalMilliseconds, 3));
-            }
-
-            json.WriteNumber("bytes_in", feature.Counters?.Request.Count ?? 0);
-            json.WriteNumber("bytes_out", feature.Counters?.Response.Count ?? 0);
-            json.WriteEndObject();
+            Span<byte> id = stackalloc byte[16];
+            activity.TraceId.CopyTo(id);
+            Convert.TryToHexStringLower(id, text, out var hex);
+            json.WriteString("trace_id", text[..hex]);
+        }
+        else
+        {
+            json.WriteString("trace_id", context.TraceIdentifier);
         }
 
-        buffer.Write("\n"u8);
-        if (!_queue.Writer.TryWrite(buffer.WrittenSpan.ToArray()))
+        if (context.Connection.RemoteIpAddress is { } client && client.TryFormat(text, out var written))
         {
+            json.WriteString("client", text[..written]);
+        }
+        else
+        {
+            json.WriteNull("client");
+        }
+
+        json.WriteString("method", context.Request.Method);
+        json.WriteString("path", context.Request.Path.Value);
+        json.WriteString("protocol", context.Request.Protocol);
+        json.WriteString("route", feature.RouteId);
+        json.WriteString("cluster", feature.ClusterId);
+        json.WriteString("destination", feature.DestinationId);
+        json.WriteNumber("attempts", feature.Attempts);
+        json.WriteNumber("status", context.Response.StatusCode);
+        if (feature.ErrorReason is { } reason)
+        {
+            json.WriteString("error", reason);
+        }
+
+        json.WriteNumber("duration_ms", Math.Round(_time.GetElapsedTime(feature.StartTimestamp).TotalMilliseconds, 3));
+        if (feature.Attempts > 0)
+        {
+            json.WriteNumber("upstream_ms", Math.Round(feature.UpstreamDuration.TotalMilliseconds, 3));
+        }
+
+        json.WriteNumber("bytes_in", feature.Counters?.Request.Count ?? 0);
+        json.WriteNumber("bytes_out", feature.Counters?.Response.Count ?? 0);
+        json.WriteEndObject();
+        json.Flush();
+        line.Buffer.Write("\n"u8);
+
+        var bytes = line.Buffer.WrittenSpan;
+        var copy = ArrayPool<byte>.Shared.Rent(bytes.Length);
+        bytes.CopyTo(copy);
+        if (!_queue.Writer.TryWrite(new Line(copy, bytes.Length)))
+        {
+            ArrayPool<byte>.Shared.Return(copy);
             Interlocked.Increment(ref _dropped);
         }
     }
@@ -123,7 +165,14 @@ internal sealed partial class AccessLog : IAsyncDisposable
             {
                 while (reader.TryRead(out var line))
                 {
-                    await output.WriteAsync(line).ConfigureAwait(false);
+                    try
+                    {
+                        await output.WriteAsync(line.Buffer.AsMemory(0, line.Length)).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        ArrayPool<byte>.Shared.Return(line.Buffer);
+                    }
                 }
 
                 await output.FlushAsync().ConfigureAwait(false);
@@ -138,6 +187,19 @@ internal sealed partial class AccessLog : IAsyncDisposable
         {
             await _writer.ConfigureAwait(false);
         }
+    }
+
+    /// <summary>One formatted line in a pooled array.</summary>
+    private readonly record struct Line(byte[] Buffer, int Length);
+
+    /// <summary>A request thread's reused buffer and JSON writer (a line is formatted and copied out in one call).</summary>
+    private sealed class LineWriter
+    {
+        public ArrayBufferWriter<byte> Buffer { get; } = new(512);
+
+        public Utf8JsonWriter Json { get; }
+
+        public LineWriter() => Json = new Utf8JsonWriter(Buffer);
     }
 
     [LoggerMessage(20, LogLevel.Error, "Cannot open the access log {Path}: {Error}")]

@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Connections;
 
 namespace Turnpike.Observability;
@@ -55,6 +56,8 @@ internal sealed class ByteCountingMiddleware(ConnectionDelegate next, ListenerBy
             return AwaitRead(pending);
         }
 
+        /// <remarks>Pooled: a read that waits for the socket (every keep-alive request head) allocates nothing.</remarks>
+        [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
         private async ValueTask<ReadResult> AwaitRead(ValueTask<ReadResult> pending)
         {
             var result = await pending.ConfigureAwait(false);

@@ -34,6 +34,9 @@ internal class GatewayRequestFeature : IGatewayRequestFeature
 
     public Logging.CountingStreams? Counters { get; set; }
 
+    /// <summary>The body counters of an earlier sampled request on this context, kept across <see cref="Reset"/> for the next one.</summary>
+    public Logging.CountingStreams? SpareCounters { get; set; }
+
     /// <summary>Time spent in upstream attempts so far (all attempts together), for the access log's <c>upstream_ms</c>.</summary>
     public TimeSpan UpstreamDuration { get; set; }
 
@@ -41,6 +44,19 @@ internal class GatewayRequestFeature : IGatewayRequestFeature
     public long ResponseHeadersTimestamp { get; set; }
 
     public string? RouteId => Route?.Id;
+
+    /// <summary>Starts over for the next request on the same context (see <see cref="RequestFeatureCache"/>).</summary>
+    public void Reset(RouteModel route)
+    {
+        Route = route;
+        Destination = null;
+        Attempts = 0;
+        Error = GatewayErrorCode.None;
+        StartTimestamp = 0;
+        Counters = null;
+        UpstreamDuration = TimeSpan.Zero;
+        ResponseHeadersTimestamp = 0;
+    }
 
     public string? ClusterId => Route?.Cluster.Id;
 

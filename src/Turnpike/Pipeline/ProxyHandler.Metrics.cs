@@ -11,18 +11,32 @@ internal sealed partial class ProxyHandler
     {
         var started = time.GetTimestamp();
         metrics.RequestStarted();
-        if (route is { ForwardsDirectly: true } && RequestHeaderValidator.AreForwardable(context.Request.Headers))
-        {
-            // The common case: ForwardAsync records the request in its own finally, so no second async layer
-            // (state machine box, continuation) is added per request.
-            return ForwardAsync(context, route, started);
-        }
-
-        // The gateway's own answers and rate-limited routes: measured around the whole step.
+        // The gateway's own answers, CORS, auth and asynchronous rate limits: measured around the whole step.
         Task task;
         try
         {
-            task = Dispatch(context, route);
+            if (route is { Cors: null, Auth: null } && RequestHeaderValidator.AreForwardable(context.Request.Headers))
+            {
+                // The common cases, a route without limits or with local ones that admit: ForwardAsync records the
+                // request in its own finally, so no second async layer (state machine box, continuation) is added.
+                if (route.RateLimits is not { } limits)
+                {
+                    return ForwardAsync(context, route, started);
+                }
+
+                if (!limits.Synchronous)
+                {
+                    task = LimitThenForwardAsync(context, route, limits);
+                }
+                else if (LocalLimitsAdmit(context, route, limits, out task))
+                {
+                    return ForwardAsync(context, route, started);
+                }
+            }
+            else
+            {
+                task = Dispatch(context, route);
+            }
         }
         catch
         {

@@ -21,6 +21,12 @@ internal sealed partial class ProxyHandler
             return LimitThenForwardAsync(context, route, limits);
         }
 
+        return LocalLimitsAdmit(context, route, limits, out var rejected) ? ForwardAsync(context, route) : rejected;
+    }
+
+    /// <summary>The synchronous policies of <paramref name="limits"/>: true when all admit, else the 429 being written.</summary>
+    private bool LocalLimitsAdmit(HttpContext context, RouteModel route, RouteRateLimits limits, out Task rejected)
+    {
         var policies = limits.Policies;
         for (var i = 0; i < policies.Length; i++)
         {
@@ -29,13 +35,15 @@ internal sealed partial class ProxyHandler
             if (!decision.Allowed)
             {
                 policy.Counters.OnRejected(limits.Rejected[i]);
-                return RejectRateLimited(context, route, policy, decision.RetryAfter);
+                rejected = RejectRateLimited(context, route, policy, decision.RetryAfter);
+                return false;
             }
 
             policy.Counters.OnAdmitted();
         }
 
-        return ForwardAsync(context, route);
+        rejected = Task.CompletedTask;
+        return true;
     }
 
     private async Task LimitThenForwardAsync(HttpContext context, RouteModel route, RouteRateLimits limits)

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.WebUtilities;
@@ -20,6 +21,8 @@ namespace Turnpike.Pipeline;
 /// </summary>
 internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender sender, AccessLog accessLog, TimeProvider time, ILogger<ProxyHandler> logger, GatewayMetrics metrics, UpstreamMetrics upstreamMetrics)
 {
+    private readonly RequestFeatureCache _features = new();
+
     public Task InvokeAsync(HttpContext context)
     {
         var snapshot = state.Current;
@@ -68,13 +71,31 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         }
     }
 
+    /// <summary>
+    /// The forwarding step as the <see cref="Task"/> a <see cref="RequestDelegate"/> returns. The work runs in a pooled
+    /// <see cref="ValueTask"/> state machine (<see cref="ForwardCoreAsync"/>); only a request that completes
+    /// asynchronously needs a <see cref="Task"/> object, the smallest one there is (ValueTask.AsTask over the pooled box).
+    /// </summary>
     /// <param name="measuredSince">When metrics are recorded by this method (the start timestamp of the request); 0: not here.</param>
-    private async Task ForwardAsync(HttpContext context, RouteModel route, long measuredSince = 0)
+    private Task ForwardAsync(HttpContext context, RouteModel route, long measuredSince = 0)
+    {
+        var pending = ForwardCoreAsync(context, route, measuredSince);
+        if (pending.IsCompletedSuccessfully)
+        {
+            pending.GetAwaiter().GetResult(); // hands a pooled box back
+            return Task.CompletedTask;
+        }
+
+        return pending.AsTask();
+    }
+
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
+    private async ValueTask ForwardCoreAsync(HttpContext context, RouteModel route, long measuredSince)
     {
         var policy = route.Retry;
-        // Retry state only for routes that retry more than never-sent failures: the others allocate what they always did.
+        // Retry state only for routes that retry more than never-sent failures; the others reuse their context's feature.
         var retry = policy.Configured ? new GatewayRetryFeature { Route = route } : null;
-        var feature = retry ?? new GatewayRequestFeature { Route = route };
+        var feature = retry ?? _features.Rent(context, route);
         context.Features.Set<IGatewayRequestFeature>(feature);
         var sampled = accessLog.Enabled && accessLog.Begin(context, feature);
         route.Bandwidth?.Apply(context);

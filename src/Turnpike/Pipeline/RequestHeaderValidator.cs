@@ -14,6 +14,20 @@ internal static class RequestHeaderValidator
 
     public static bool AreForwardable(IHeaderDictionary headers)
     {
+        if (headers is HeaderDictionary dictionary)
+        {
+            // The raw listener's headers: the struct enumerator, nothing boxed per request.
+            foreach (var header in dictionary)
+            {
+                if (!IsValid(header.Value))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
         foreach (var header in headers)
         {
             if (!IsValid(header.Value))

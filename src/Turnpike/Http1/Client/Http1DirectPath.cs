@@ -129,15 +129,20 @@ internal static class Http1DirectPath
         connection.Write(connection.Pool.HostHeader);
         connection.Write("\r\n"u8);
         var headers = request.Headers;
-        foreach (var header in headers)
+        if (headers is HeaderDictionary own)
         {
-            var name = header.Key;
-            if (name.StartsWith(':') || Excluded.Contains(name) || Replaced.Contains(name) || ContentHeaders.Contains(name))
+            // The raw listener's headers: the struct enumerator, nothing boxed per request.
+            foreach (var header in own)
             {
-                continue;
+                ok &= WriteForwarded(connection, header.Key, header.Value);
             }
-
-            ok &= WriteField(connection, name, header.Value);
+        }
+        else
+        {
+            foreach (var header in headers)
+            {
+                ok &= WriteForwarded(connection, header.Key, header.Value);
+            }
         }
 
         // The default X-Forwarded transforms, in YARP's order, each replacing what the client sent.
@@ -178,6 +183,11 @@ internal static class Http1DirectPath
         connection.Write("\r\n"u8);
         return ok;
     }
+
+    /// <summary>A client header as it is forwarded (true when skipped: excluded, replaced or a content header written later).</summary>
+    private static bool WriteForwarded(Http1UpstreamConnection connection, string name, StringValues value) =>
+        name.StartsWith(':') || Excluded.Contains(name) || Replaced.Contains(name) || ContentHeaders.Contains(name)
+        || WriteField(connection, name, value);
 
     private static bool WriteField(Http1UpstreamConnection connection, string name, StringValues values)
     {

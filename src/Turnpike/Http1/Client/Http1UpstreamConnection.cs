@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Net;
 using System.Net.Http;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Text;
 
 namespace Turnpike.Http1.Client;
@@ -240,7 +241,7 @@ internal sealed class Http1UpstreamConnection
     // ---- reading -----------------------------------------------------------------------------------------------
 
     /// <summary>Reads more bytes after the buffered ones; 0 at end of stream. Grows the buffer up to <paramref name="maxBuffered"/>.</summary>
-    public async ValueTask<int> ReceiveAsync(int maxBuffered, CancellationToken cancellationToken)
+    public ValueTask<int> ReceiveAsync(int maxBuffered, CancellationToken cancellationToken)
     {
         if (_readStart == _readEnd)
         {
@@ -262,14 +263,29 @@ internal sealed class Http1UpstreamConnection
             }
             else
             {
-                return -1; // full, nothing consumed: the caller's limit is exceeded
+                return new ValueTask<int>(-1); // full, nothing consumed: the caller's limit is exceeded
             }
 
             _readStart = 0;
             _readEnd = count;
         }
 
-        var read = await _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken).ConfigureAwait(false);
+        var pending = _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
+        if (pending.IsCompletedSuccessfully)
+        {
+            var done = pending.Result;
+            _readEnd += done;
+            return new ValueTask<int>(done);
+        }
+
+        return AwaitReceive(pending);
+    }
+
+    /// <remarks>Pooled: waiting for the upstream's answer (every request) allocates nothing.</remarks>
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
+    private async ValueTask<int> AwaitReceive(ValueTask<int> pending)
+    {
+        var read = await pending.ConfigureAwait(false);
         _readEnd += read;
         return read;
     }

@@ -47,7 +47,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
         || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true };
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private static async ValueTask<UpstreamResult> SendRawAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
     {
         var permits = pool.Permits;
@@ -81,7 +81,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private static async ValueTask<ForwarderError> ForwardAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
     {
         var request = context.Request;
@@ -210,7 +210,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     }
 
     /// <summary>One request/response exchange on <paramref name="connection"/>; the connection is returned or closed before this ends.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private static async ValueTask<Outcome> ExchangeAsync(HttpContext context, HttpTransformer transformer, HttpRequestMessage? proxyRequest, Http1UpstreamConnection connection, bool reused, CancellationToken cancellationToken)
     {
         // Null: the direct path (route without transforms): the head is written from the HttpContext, as YARP's
@@ -433,7 +433,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         public void OnHeader(Http1KnownHeader known, ReadOnlySpan<byte> name, ReadOnlySpan<byte> value) => connection.OnHeader(name, value);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private static async ValueTask<ForwarderError> CopyResponseBodyAsync(HttpContext context, Http1UpstreamConnection connection, Http1ResponseInfo info, CancellationToken token)
     {
         var body = context.Response.Body;
@@ -595,7 +595,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     }
 
     /// <summary>Streams the client's body upstream: as is with a Content-Length, else in chunks (as SocketsHttpHandler).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private static async ValueTask<ForwarderError> SendBodyAsync(HttpContext context, Http1UpstreamConnection connection, long? length, CancellationToken token)
     {
         var source = context.Request.Body;

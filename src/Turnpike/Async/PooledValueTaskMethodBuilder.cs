@@ -1,0 +1,241 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+
+namespace Turnpike.Async;
+
+/// <summary>
+/// An async method builder for <see cref="ValueTask{TResult}"/> methods on the request path whose state machine boxes
+/// come from a shared lock-free pool per state machine type (<see cref="StateMachineBox{TStateMachine}"/>). The
+/// runtime's <see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/> keeps one box per thread and one per core, so
+/// with 50 connections in flight nearly every request misses it and allocates a box per async method; here a box is
+/// reused by whichever request comes next, up to <see cref="StateMachineBoxPool.Capacity"/> boxes per method.
+/// A method that completes synchronously uses no box. As with any pooled <see cref="ValueTask"/>, the result must be
+/// awaited (or read) exactly once.
+/// </summary>
+public struct PooledValueTaskMethodBuilder<TResult>
+{
+    private IStateMachineBox<TResult>? _box;
+    private TResult _result;
+    private Exception? _exception;
+
+    internal readonly IStateMachineBox<TResult>? Box => _box;
+
+    internal readonly Exception? Exception => _exception;
+
+    public static PooledValueTaskMethodBuilder<TResult> Create() => default;
+
+    public readonly ValueTask<TResult> Task =>
+        _box is { } box ? new ValueTask<TResult>(box, box.Version)
+        : _exception is { } exception ? ValueTask.FromException<TResult>(exception)
+        : new ValueTask<TResult>(_result);
+
+    public readonly void Start<TStateMachine>(ref TStateMachine stateMachine)
+        where TStateMachine : IAsyncStateMachine =>
+        default(AsyncTaskMethodBuilder).Start(ref stateMachine); // runs MoveNext with the caller's contexts restored after
+
+    public readonly void SetStateMachine(IAsyncStateMachine stateMachine)
+    {
+    }
+
+    public void SetResult(TResult result)
+    {
+        if (_box is { } box)
+        {
+            box.SetResult(result);
+            return;
+        }
+
+        _result = result;
+    }
+
+    public void SetException(Exception exception)
+    {
+        if (_box is { } box)
+        {
+            box.SetException(exception);
+            return;
+        }
+
+        _exception = exception;
+    }
+
+    public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : INotifyCompletion
+        where TStateMachine : IAsyncStateMachine =>
+        awaiter.OnCompleted(BoxFor(ref stateMachine).MoveNextAction);
+
+    public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : ICriticalNotifyCompletion
+        where TStateMachine : IAsyncStateMachine =>
+        awaiter.UnsafeOnCompleted(BoxFor(ref stateMachine).MoveNextAction);
+
+    private IStateMachineBox<TResult> BoxFor<TStateMachine>(ref TStateMachine stateMachine)
+        where TStateMachine : IAsyncStateMachine
+    {
+        var context = ExecutionContext.Capture();
+        if (_box is StateMachineBox<TResult, TStateMachine> existing)
+        {
+            existing.Context = context;
+            return existing;
+        }
+
+        // First await: the box is set on this builder before the state machine (which holds the builder) is copied
+        // into it, so the copy that runs from now on knows its box.
+        var box = StateMachineBox<TResult, TStateMachine>.Rent();
+        _box = box;
+        box.Context = context;
+        box.StateMachine = stateMachine;
+        return box;
+    }
+}
+
+/// <summary>The non-generic <see cref="ValueTask"/> form of <see cref="PooledValueTaskMethodBuilder{TResult}"/>.</summary>
+public struct PooledValueTaskMethodBuilder
+{
+    private PooledValueTaskMethodBuilder<VoidResult> _inner;
+
+    public static PooledValueTaskMethodBuilder Create() => default;
+
+    public readonly ValueTask Task =>
+        _inner.Box is { } box ? new ValueTask(box, box.Version)
+        : _inner.Exception is { } exception ? ValueTask.FromException(exception)
+        : default;
+
+    public readonly void Start<TStateMachine>(ref TStateMachine stateMachine)
+        where TStateMachine : IAsyncStateMachine =>
+        default(AsyncTaskMethodBuilder).Start(ref stateMachine);
+
+    public readonly void SetStateMachine(IAsyncStateMachine stateMachine)
+    {
+    }
+
+    public void SetResult() => _inner.SetResult(default);
+
+    public void SetException(Exception exception) => _inner.SetException(exception);
+
+    public void AwaitOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : INotifyCompletion
+        where TStateMachine : IAsyncStateMachine =>
+        _inner.AwaitOnCompleted(ref awaiter, ref stateMachine);
+
+    public void AwaitUnsafeOnCompleted<TAwaiter, TStateMachine>(ref TAwaiter awaiter, ref TStateMachine stateMachine)
+        where TAwaiter : ICriticalNotifyCompletion
+        where TStateMachine : IAsyncStateMachine =>
+        _inner.AwaitUnsafeOnCompleted(ref awaiter, ref stateMachine);
+}
+
+/// <summary>The result type of a <see cref="ValueTask"/> method's box.</summary>
+public readonly struct VoidResult;
+
+/// <summary>What the builders need of a box, whatever its state machine type.</summary>
+internal interface IStateMachineBox<TResult> : IValueTaskSource<TResult>, IValueTaskSource
+{
+    short Version { get; }
+
+    Action MoveNextAction { get; }
+
+    void SetResult(TResult result);
+
+    void SetException(Exception exception);
+}
+
+/// <summary>The pool bound shared by every state machine type.</summary>
+internal static class StateMachineBoxPool
+{
+    /// <summary>Boxes kept per state machine type: enough for a thousand requests in flight on each async method.</summary>
+    public const int Capacity = 2048;
+}
+
+/// <summary>
+/// One suspended async method: its state machine, the execution context to resume it in, and the completion source
+/// its awaiter reads. Kept in a per-type <see cref="ConcurrentQueue{T}"/> (lock-free; its ring segments are reused,
+/// so renting and returning allocate nothing once the pool has grown to the concurrency seen) and returned when its
+/// result has been read.
+/// </summary>
+internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox<TResult>
+    where TStateMachine : IAsyncStateMachine
+{
+    private static readonly ConcurrentQueue<StateMachineBox<TResult, TStateMachine>> Pool = new();
+    private static readonly ContextCallback RunInContext = static state => ((StateMachineBox<TResult, TStateMachine>)state!).StateMachine.MoveNext();
+    private static int s_pooled;
+
+    private ManualResetValueTaskSourceCore<TResult> _core; // continuations run inline, as the runtime's pooling boxes do
+
+    public TStateMachine StateMachine = default!;
+
+    public ExecutionContext? Context;
+
+    private StateMachineBox() => MoveNextAction = MoveNext;
+
+    public Action MoveNextAction { get; }
+
+    public short Version => _core.Version;
+
+    public static StateMachineBox<TResult, TStateMachine> Rent()
+    {
+        if (Pool.TryDequeue(out var box))
+        {
+            Interlocked.Decrement(ref s_pooled);
+            return box;
+        }
+
+        return new StateMachineBox<TResult, TStateMachine>();
+    }
+
+    private void MoveNext()
+    {
+        var context = Context;
+        if (context is null)
+        {
+            StateMachine.MoveNext();
+        }
+        else
+        {
+            ExecutionContext.Run(context, RunInContext, this);
+        }
+    }
+
+    public void SetResult(TResult result) => _core.SetResult(result);
+
+    public void SetException(Exception exception) => _core.SetException(exception);
+
+    public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+    public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+
+    public TResult GetResult(short token)
+    {
+        if (token != _core.Version)
+        {
+            throw new InvalidOperationException("A pooled ValueTask was awaited twice or after its box was reused.");
+        }
+
+        try
+        {
+            return _core.GetResult(token);
+        }
+        finally
+        {
+            Return();
+        }
+    }
+
+    void IValueTaskSource.GetResult(short token) => GetResult(token);
+
+    private void Return()
+    {
+        _core.Reset();
+        StateMachine = default!;
+        Context = null;
+        if (Interlocked.Increment(ref s_pooled) <= StateMachineBoxPool.Capacity)
+        {
+            Pool.Enqueue(this);
+        }
+        else
+        {
+            Interlocked.Decrement(ref s_pooled);
+        }
+    }
+}

@@ -1,0 +1,116 @@
+using System.Runtime.CompilerServices;
+using System.Threading.Tasks.Sources;
+using Turnpike.Async;
+
+namespace Turnpike.Tests.Async;
+
+public sealed class PooledValueTaskMethodBuilderTests
+{
+    private static readonly AsyncLocal<string?> Ambient = new();
+    private object? _sink;
+
+    /// <summary>An awaitable the test completes by hand (a reusable source, so waiting allocates nothing of its own).</summary>
+    private sealed class Gate : IValueTaskSource<int>
+    {
+        private ManualResetValueTaskSourceCore<int> _core;
+
+        public ValueTask<int> WaitAsync() => new(this, _core.Version);
+
+        public void Open(int value) => _core.SetResult(value);
+
+        public void Fail(Exception exception) => _core.SetException(exception);
+
+        public int GetResult(short token)
+        {
+            try
+            {
+                return _core.GetResult(token);
+            }
+            finally
+            {
+                _core.Reset();
+            }
+        }
+
+        public ValueTaskSourceStatus GetStatus(short token) => _core.GetStatus(token);
+
+        public void OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+            _core.OnCompleted(continuation, state, token, flags);
+    }
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
+    private static async ValueTask<int> AddAsync(Gate? gate, int add)
+    {
+        var value = gate is null ? 0 : await gate.WaitAsync().ConfigureAwait(false);
+        return value + add + (Ambient.Value == "flowed" ? 1000 : 0);
+    }
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
+    private static async ValueTask ThrowAfterAsync(Gate gate)
+    {
+        await gate.WaitAsync().ConfigureAwait(false);
+        throw new InvalidOperationException("boom");
+    }
+
+    /// <summary>The result of a completed ValueTask (reading it hands a box back).</summary>
+    private static int Read(ValueTask<int> task) => task.GetAwaiter().GetResult();
+
+    [Fact]
+    public void SynchronousCompletionNeedsNoBox()
+    {
+        var task = AddAsync(null, 2);
+        Assert.True(task.IsCompletedSuccessfully);
+        Assert.Equal(2, Read(task));
+    }
+
+    [Fact]
+    public async Task AsynchronousCompletionDeliversTheResultAndFlowsTheExecutionContext()
+    {
+        var gate = new Gate();
+        Ambient.Value = "flowed";
+        var pending = AddAsync(gate, 2);
+        Ambient.Value = null;
+        Assert.False(pending.IsCompleted);
+        gate.Open(40);
+        Assert.Equal(1042, await pending);
+        Assert.Null(Ambient.Value); // the resumed method's context did not leak into the caller's
+    }
+
+    [Fact]
+    public async Task ExceptionsReachTheAwaiter()
+    {
+        var gate = new Gate();
+        var pending = ThrowAfterAsync(gate);
+        gate.Open(1);
+        await Assert.ThrowsAsync<InvalidOperationException>(async () => await pending);
+    }
+
+    [Fact]
+    public void BoxesAreReusedAcrossCalls()
+    {
+        var gate = new Gate();
+        var perCall = ThreadAllocations.PerCall(1000, () =>
+        {
+            var pending = AddAsync(gate, 1);
+            gate.Open(1);
+            _ = Read(pending); // hands the box back
+        });
+        // In Debug builds the compiler makes the state machine a class, allocated per call; in Release a struct, kept in the box.
+        var stateMachine = typeof(PooledValueTaskMethodBuilderTests).GetNestedTypes(System.Reflection.BindingFlags.NonPublic).Single(t => t.Name.Contains("<AddAsync>", StringComparison.Ordinal));
+        var machine = stateMachine.IsValueType ? 0 : ThreadAllocations.PerCall(1000, () => _sink = Activator.CreateInstance(stateMachine));
+        Assert.Equal(machine, perCall, 0.5);
+    }
+
+    [Fact]
+    public void AReusedBoxRefusesAStaleToken()
+    {
+        var gate = new Gate();
+        var first = AddAsync(gate, 1);
+        gate.Open(1);
+        Assert.Equal(2, Read(first));
+        var second = AddAsync(gate, 1); // the same box, next version
+        Assert.ThrowsAny<InvalidOperationException>(() => Read(first));
+        gate.Open(1);
+        Assert.Equal(2, Read(second));
+    }
+}
