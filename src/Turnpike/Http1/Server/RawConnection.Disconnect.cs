@@ -29,7 +29,7 @@ internal sealed partial class RawConnection
         _monitoring = true;
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private async ValueTask<ReadResult> MonitorAsync()
     {
         try

@@ -277,7 +277,7 @@ internal sealed partial class RawConnection
     }
 
     /// <summary>Reads request body bytes into <paramref name="destination"/>; 0 at the end of the body.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private async ValueTask<int> ReadBodyAsync(Memory<byte> destination, CancellationToken cancellationToken)
     {
         if (_bodyDone || destination.IsEmpty)

@@ -160,7 +160,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     }
 
     /// <summary>Runs one parsed request through the app and finishes it. False: close the connection.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ProcessRequestAsync()
     {
         _requestCount++;
@@ -286,7 +286,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     }
 
     /// <summary>Ends the response: head if not sent yet, the last chunk, the final flush.</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask CompleteResponseAsync()
     {
         if (_responseCompleted)
@@ -326,7 +326,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
 
     private ValueTask StartResponseAsync() => StartResponseAsync(appCompleted: false);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask StartResponseAsync(bool appCompleted)
     {
         if (_responseStarted)
@@ -570,7 +570,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         return FlushOutputAsync(cancellationToken);
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask StartThenWriteAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         await StartResponseAsync().ConfigureAwait(false);
@@ -590,7 +590,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     private ValueTask CompleteFlush(ValueTask<FlushResult> flush) =>
         flush.IsCompletedSuccessfully ? ValueTask.CompletedTask : AwaitFlushAsync(flush);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask AwaitFlushAsync(ValueTask<FlushResult> flush)
     {
         try
@@ -604,7 +604,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
     }
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask RunOnCompletedAsync()
     {
         for (int i = _onCompleted.Count - 1; i >= 0; i--)

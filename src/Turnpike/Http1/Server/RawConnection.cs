@@ -143,7 +143,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     }
 
     /// <summary>Reads and parses the next request head. False: close the connection (error answered, timeout, client gone).</summary>
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
     private async ValueTask<bool> ReadHeadAsync()
     {
         _parser.Reset();
