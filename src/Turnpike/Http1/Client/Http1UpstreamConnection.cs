@@ -198,6 +198,17 @@ internal sealed class Http1UpstreamConnection
         }
     }
 
+    /// <summary>
+    /// Gives the write buffer back once the request head is sent: it was held only across that (usually synchronous)
+    /// send, so the next exchange's rent is served by the pool's per-thread cache instead of each of hundreds of busy
+    /// connections keeping 4 KiB while it waits for its response. A request body rents it again (<see cref="BodyBuffer"/>).
+    /// </summary>
+    public void ReleaseWriteBuffer()
+    {
+        _writeLength = 0;
+        ReturnBuffer(ref _write);
+    }
+
     private static void ReturnBuffer(ref byte[] buffer)
     {
         if (buffer.Length > 0)
