@@ -70,6 +70,7 @@ internal static class RunCommand
         }
 
         PrintBanner(server, source);
+        using var gcStats = GcStatsWriter.StartFromEnvironment();
         await stop.Task;
         await server.DisposeAsync();
         return 0;

@@ -156,6 +156,16 @@ public sealed class RawUpstreamTests
         }
 
         Assert.Equal(1, PoolOf(gw).OpenConnections);
+        Assert.True(PoolOf(gw).IdleBufferBytes > 0);
+        PoolOf(gw).Sweep(); // (the sweep's timer, run now: the connection has been idle for less than a second)
+        Assert.True(PoolOf(gw).IdleBufferBytes > 0);
+        await Task.Delay(Http1DestinationPool.ReleaseBuffersAfter + TimeSpan.FromMilliseconds(200));
+        PoolOf(gw).Sweep();
+        Assert.Equal(0, PoolOf(gw).IdleBufferBytes); // the idle connection gave its (grown) buffers back
+
+        using var again = await gw.Client.GetAsync(gw.Combine("/big")); // and rents them again
+        Assert.Equal(payload, await again.Content.ReadAsByteArrayAsync());
+        Assert.Equal(1, PoolOf(gw).OpenConnections);
     }
 
     [Fact]

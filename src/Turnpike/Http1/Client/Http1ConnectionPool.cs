@@ -69,6 +69,21 @@ internal sealed class Http1ConnectionPool : IDisposable
         }
     }
 
+    /// <summary>Buffer bytes held by idle connections over all destinations (for tests and diagnostics; 0 by design).</summary>
+    public long IdleBufferBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var pool in _destinations.Values)
+            {
+                total += pool.IdleBufferBytes;
+            }
+
+            return total;
+        }
+    }
+
     /// <summary>Closes the expired idle connections of every destination.</summary>
     internal void Sweep()
     {

@@ -13,6 +13,13 @@ internal sealed class Http1DestinationPool
     /// <summary>A connection idle for longer than this is checked for a close by the upstream before it is reused.</summary>
     private static readonly TimeSpan StaleCheckAfter = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// A connection idle for at least this long gives its buffers back at the next sweep. Not at every return: with
+    /// hundreds of exchanges in flight, renting per exchange outran <see cref="System.Buffers.ArrayPool{T}.Shared"/>'s
+    /// per-core cache and doubled the bytes allocated per request (bench/results/NOTES-20261130-memory.md).
+    /// </summary>
+    internal static readonly TimeSpan ReleaseBuffersAfter = TimeSpan.FromSeconds(1);
+
     private readonly Http1UpstreamConnection?[] _idle;
     private readonly SemaphoreSlim? _permits;
     private int _open;
@@ -47,6 +54,25 @@ internal sealed class Http1DestinationPool
     public int OpenConnections => Volatile.Read(ref _open);
 
     public int IdleConnections => Volatile.Read(ref _idleCount);
+
+    /// <summary>Buffer bytes held by the idle connections now (diagnostics and tests; idle connections release theirs).</summary>
+    public long IdleBufferBytes
+    {
+        get
+        {
+            long total = 0;
+            var slots = _idle;
+            for (var i = 0; i < slots.Length; i++)
+            {
+                if (Volatile.Read(ref slots[i]) is { } connection)
+                {
+                    total += connection.BufferBytes;
+                }
+            }
+
+            return total;
+        }
+    }
 
     /// <summary>Null when unlimited; otherwise wait on it before <see cref="Rent"/> and release after <see cref="Return"/>.</summary>
     public SemaphoreSlim? Permits => _permits;
@@ -130,17 +156,37 @@ internal sealed class Http1DestinationPool
         }
     }
 
+    /// <summary>The sweep: closes expired idle connections and takes the buffers of those idle for <see cref="ReleaseBuffersAfter"/>.</summary>
     internal void CloseExpired()
     {
         var now = Cluster.Time.GetTimestamp();
         var slots = _idle;
         for (var i = 0; i < slots.Length; i++)
         {
-            if (Volatile.Read(ref slots[i]) is { } candidate && IsExpired(candidate, now)
+            if (Volatile.Read(ref slots[i]) is not { } candidate)
+            {
+                continue;
+            }
+
+            if (IsExpired(candidate, now))
+            {
+                if (Interlocked.CompareExchange(ref slots[i], null, candidate) == candidate)
+                {
+                    Interlocked.Decrement(ref _idleCount);
+                    Close(candidate);
+                }
+            }
+            else if (candidate.BufferBytes > 0 && Cluster.Time.GetElapsedTime(candidate.IdleSince, now) >= ReleaseBuffersAfter
                 && Interlocked.CompareExchange(ref slots[i], null, candidate) == candidate)
             {
-                Interlocked.Decrement(ref _idleCount);
-                Close(candidate);
+                // Out of its slot, nobody can rent it while its buffers go back; then parked again (or closed if the
+                // slot was taken meanwhile and no other is free).
+                candidate.ReleaseBuffers();
+                if (Interlocked.CompareExchange(ref slots[i], candidate, null) is not null)
+                {
+                    Interlocked.Decrement(ref _idleCount);
+                    Return(candidate);
+                }
             }
         }
     }

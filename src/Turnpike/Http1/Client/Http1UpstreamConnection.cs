@@ -12,16 +12,25 @@ namespace Turnpike.Http1.Client;
 /// <see cref="Http1ResponseParser"/> and <see cref="ChunkedDecoder"/>, and the request and response messages the route's
 /// transformer works on, reused from one exchange to the next (headers cleared, header value strings reused when the
 /// upstream sends the same bytes again). Used by one request at a time.
+/// <para>
+/// Memory: the buffers are rented when an exchange first needs them, kept while the connection is in use, and go back to
+/// <see cref="ArrayPool{T}.Shared"/> once it has been idle for a second (<see cref="ReleaseBuffers"/>, from the pool's
+/// sweep), so a pool of idle keep-alive connections holds no buffers. The read buffer starts at <see cref="InitialReadBufferSize"/> (a small response's head and body fit) and the connection
+/// switches to <see cref="ReadBufferSize"/> for good once a receive fills it (large responses stream in bigger reads).
+/// bench/results/NOTES-20261130-memory.md has the measurements.
+/// </para>
 /// </summary>
 internal sealed class Http1UpstreamConnection
 {
-    private const int ReadBufferSize = 16 * 1024;
-    private const int WriteBufferSize = 4 * 1024;
+    internal const int InitialReadBufferSize = 4 * 1024;
+    internal const int ReadBufferSize = 16 * 1024;
+    internal const int WriteBufferSize = 4 * 1024;
 
     private readonly Http1DestinationPool _pool;
     private Socket? _socket;
-    private byte[] _read;
-    private byte[] _write;
+    private byte[] _read = [];
+    private byte[] _write = [];
+    private int _readSize = InitialReadBufferSize;
     private int _writeLength;
     private int _readStart;
     private int _readEnd;
@@ -34,8 +43,6 @@ internal sealed class Http1UpstreamConnection
     public Http1UpstreamConnection(Http1DestinationPool pool)
     {
         _pool = pool;
-        _read = ArrayPool<byte>.Shared.Rent(ReadBufferSize);
-        _write = ArrayPool<byte>.Shared.Rent(WriteBufferSize);
         Parser = new Http1ResponseParser(pool.Cluster.Limits);
         Chunked = new ChunkedDecoder(pool.Cluster.Limits, requestSide: false);
         CreatedAt = pool.Cluster.Time.GetTimestamp();
@@ -165,7 +172,52 @@ internal sealed class Http1UpstreamConnection
 
     // ---- writing -----------------------------------------------------------------------------------------------
 
-    public void BeginWrite() => _writeLength = 0;
+    public void BeginWrite()
+    {
+        _writeLength = 0;
+        if (_write.Length == 0)
+        {
+            _write = ArrayPool<byte>.Shared.Rent(WriteBufferSize);
+        }
+    }
+
+    /// <summary>Bytes of buffer this connection holds now (read + write); 0 while idle in the pool.</summary>
+    public int BufferBytes => _read.Length + _write.Length;
+
+    /// <summary>
+    /// Gives the read and write buffers back while the connection is idle and out of its pool slot (the destination
+    /// pool's sweep); the next exchange rents them again. A read buffer still holding bytes is kept.
+    /// </summary>
+    public void ReleaseBuffers()
+    {
+        ReturnBuffer(ref _write);
+        _writeLength = 0;
+        if (_readStart == _readEnd)
+        {
+            ReturnBuffer(ref _read);
+            _readStart = _readEnd = 0;
+        }
+    }
+
+    /// <summary>
+    /// Gives the write buffer back once the request head is sent: it was held only across that (usually synchronous)
+    /// send, so the next exchange's rent is served by the pool's per-thread cache instead of each of hundreds of busy
+    /// connections keeping 4 KiB while it waits for its response. A request body rents it again (<see cref="BodyBuffer"/>).
+    /// </summary>
+    public void ReleaseWriteBuffer()
+    {
+        _writeLength = 0;
+        ReturnBuffer(ref _write);
+    }
+
+    private static void ReturnBuffer(ref byte[] buffer)
+    {
+        if (buffer.Length > 0)
+        {
+            ArrayPool<byte>.Shared.Return(buffer);
+            buffer = [];
+        }
+    }
 
     public int WrittenLength => _writeLength;
 
@@ -173,9 +225,9 @@ internal sealed class Http1UpstreamConnection
     {
         if (_write.Length - _writeLength < sizeHint)
         {
-            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(_write.Length * 2, _writeLength + sizeHint));
+            var bigger = ArrayPool<byte>.Shared.Rent(Math.Max(Math.Max(_write.Length * 2, WriteBufferSize), _writeLength + sizeHint));
             _write.AsSpan(0, _writeLength).CopyTo(bigger);
-            ArrayPool<byte>.Shared.Return(_write);
+            ReturnBuffer(ref _write);
             _write = bigger;
         }
 
@@ -233,8 +285,8 @@ internal sealed class Http1UpstreamConnection
 
     private byte[] GrowWrite(int size)
     {
-        ArrayPool<byte>.Shared.Return(_write);
-        _write = ArrayPool<byte>.Shared.Rent(size);
+        ReturnBuffer(ref _write);
+        _write = ArrayPool<byte>.Shared.Rent(Math.Max(size, WriteBufferSize));
         return _write;
     }
 
@@ -246,6 +298,12 @@ internal sealed class Http1UpstreamConnection
         if (_readStart == _readEnd)
         {
             _readStart = _readEnd = 0;
+            if (_read.Length < _readSize)
+            {
+                // First receive of an exchange (the buffer went back while idle), or this upstream's answers outgrew it.
+                ReturnBuffer(ref _read);
+                _read = ArrayPool<byte>.Shared.Rent(_readSize);
+            }
         }
         else if (_readEnd == _read.Length)
         {
@@ -258,7 +316,7 @@ internal sealed class Http1UpstreamConnection
             {
                 var bigger = ArrayPool<byte>.Shared.Rent(Math.Min(maxBuffered, _read.Length * 2));
                 _read.AsSpan(0, count).CopyTo(bigger);
-                ArrayPool<byte>.Shared.Return(_read);
+                ReturnBuffer(ref _read);
                 _read = bigger;
             }
             else
@@ -270,23 +328,23 @@ internal sealed class Http1UpstreamConnection
             _readEnd = count;
         }
 
+        var space = _read.Length - _readEnd;
         var pending = _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
-        if (pending.IsCompletedSuccessfully)
-        {
-            var done = pending.Result;
-            _readEnd += done;
-            return new ValueTask<int>(done);
-        }
-
-        return AwaitReceive(pending);
+        return pending.IsCompletedSuccessfully ? new ValueTask<int>(Received(pending.Result, space)) : AwaitReceive(pending, space);
     }
 
     /// <remarks>Pooled: waiting for the upstream's answer (every request) allocates nothing.</remarks>
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private async ValueTask<int> AwaitReceive(ValueTask<int> pending)
+    private async ValueTask<int> AwaitReceive(ValueTask<int> pending, int space) => Received(await pending.ConfigureAwait(false), space);
+
+    private int Received(int read, int space)
     {
-        var read = await pending.ConfigureAwait(false);
         _readEnd += read;
+        if (read == space && _readSize < ReadBufferSize)
+        {
+            _readSize = ReadBufferSize; // the upstream had more than the buffer held: bigger reads from the next one on
+        }
+
         return read;
     }
 
@@ -373,10 +431,8 @@ internal sealed class Http1UpstreamConnection
         _activity.Dispose();
         Parser.Dispose();
         Chunked.Dispose();
-        ArrayPool<byte>.Shared.Return(_read);
-        ArrayPool<byte>.Shared.Return(_write);
-        _read = [];
-        _write = [];
+        ReturnBuffer(ref _read);
+        ReturnBuffer(ref _write);
         return true;
     }
 }

@@ -260,6 +260,8 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 return mayRetry ? Outcome.RetryOnNewConnection : (Outcome)Report(context, ForwarderError.Request, ex);
             }
 
+            connection.ReleaseWriteBuffer();
+
             if (hasBody)
             {
                 var length = direct ? context.Request.ContentLength : proxyRequest!.Content!.Headers.ContentLength;

@@ -30,6 +30,26 @@ public sealed class Http1DestinationPoolTests
     }
 
     [Fact]
+    public void ConnectionIdleForASecondHoldsNoBuffers()
+    {
+        var (cluster, pool, time) = Create(new UpstreamHttpConfig { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(8) });
+        var connection = pool.Create();
+        Assert.Equal(0, connection.BufferBytes); // nothing rented before an exchange needs it
+        connection.BeginWrite();
+        connection.Write("GET / HTTP/1.1\r\n\r\n"u8);
+        Assert.True(connection.BufferBytes >= Http1UpstreamConnection.WriteBufferSize);
+
+        pool.Return(connection);
+        Assert.True(cluster.IdleBufferBytes > 0); // kept across back-to-back exchanges
+        time.Advance(TimeSpan.FromSeconds(2)); // the sweep (every 2 s here) runs on virtual time
+        Assert.Equal(0, connection.BufferBytes);
+        Assert.Equal(0, cluster.IdleBufferBytes);
+        Assert.Equal(1, pool.IdleConnections); // still pooled (the functional tests reuse such a connection)
+        pool.Close(connection);
+        Assert.Equal(0, pool.OpenConnections);
+    }
+
+    [Fact]
     public void HostHeaderOmitsTheDefaultPort()
     {
         var (cluster, pool, _) = Create(new UpstreamHttpConfig());
