@@ -5,8 +5,9 @@ namespace Turnpike.Observability;
 
 /// <summary>
 /// <c>turnpike.listener.io</c> (listener, direction: received | sent), in bytes: what each proxy listener read
-/// from and wrote to its clients on the wire, counted by <see cref="ByteCountingMiddleware"/>. Open and accepted
-/// connections and upgraded (WebSocket) connections per listener address come from Kestrel's own meter.
+/// from and wrote to its clients on the wire, counted by <see cref="ByteCountingMiddleware"/> on Kestrel listeners and
+/// by the raw listener's own socket I/O on raw ones. Open and accepted connections and upgraded (WebSocket)
+/// connections per listener address come from Kestrel's own meter (Kestrel listeners only).
 /// </summary>
 internal sealed class ListenerMetrics
 {
