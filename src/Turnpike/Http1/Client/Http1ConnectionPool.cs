@@ -55,33 +55,20 @@ internal sealed class Http1ConnectionPool : IDisposable
         _destinations.TryGetValue(address, out var pool) ? pool : _destinations.GetOrAdd(address, static (a, self) => new Http1DestinationPool(self, a), this);
 
     /// <summary>Open connections over all destinations, idle and busy (for tests and diagnostics).</summary>
-    public int OpenConnections
-    {
-        get
-        {
-            var total = 0;
-            foreach (var pool in _destinations.Values)
-            {
-                total += pool.OpenConnections;
-            }
-
-            return total;
-        }
-    }
+    public int OpenConnections => (int)Sum(static pool => pool.OpenConnections);
 
     /// <summary>Buffer bytes held by idle connections over all destinations (for tests and diagnostics; 0 by design).</summary>
-    public long IdleBufferBytes
-    {
-        get
-        {
-            long total = 0;
-            foreach (var pool in _destinations.Values)
-            {
-                total += pool.IdleBufferBytes;
-            }
+    public long IdleBufferBytes => Sum(static pool => pool.IdleBufferBytes);
 
-            return total;
+    private long Sum(Func<Http1DestinationPool, long> value)
+    {
+        long total = 0;
+        foreach (var pool in _destinations.Values)
+        {
+            total += value(pool);
         }
+
+        return total;
     }
 
     /// <summary>Closes the expired idle connections of every destination.</summary>

@@ -281,9 +281,7 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
         var error = _args.SocketError;
         if (error != SocketError.Success)
         {
-            _error = error is SocketError.OperationAborted or SocketError.Interrupted or SocketError.Shutdown
-                ? new ConnectionAbortedException("The connection was aborted.")
-                : new IOException($"Receive failed: {error}.", new SocketException((int)error));
+            _error = SocketFailure.From(error, "Receive");
             return false;
         }
 

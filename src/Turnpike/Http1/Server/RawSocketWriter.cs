@@ -218,9 +218,7 @@ internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult
         var error = _args.SocketError;
         if (error != SocketError.Success)
         {
-            _error = error is SocketError.OperationAborted or SocketError.Interrupted or SocketError.Shutdown
-                ? new ConnectionAbortedException("The connection was aborted.")
-                : new IOException($"Send failed: {error}.", new SocketException((int)error));
+            _error = SocketFailure.From(error, "Send");
             return false;
         }
 
