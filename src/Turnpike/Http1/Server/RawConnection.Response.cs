@@ -190,8 +190,12 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         StartDisconnectMonitor();
         try
         {
-            var pending = _options.Application(context);
-            if (!pending.IsCompletedSuccessfully)
+            var pending = _options.ValueApplication is { } application ? application(context) : new ValueTask(_options.Application(context));
+            if (pending.IsCompletedSuccessfully)
+            {
+                pending.GetAwaiter().GetResult(); // a pooled box goes back
+            }
+            else
             {
                 await pending.ConfigureAwait(false);
             }
