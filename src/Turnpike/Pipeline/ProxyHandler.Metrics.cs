@@ -71,5 +71,5 @@ internal sealed partial class ProxyHandler
     }
 
     private void Record(HttpContext context, RouteModel? route, long started, int status) =>
-        metrics.RequestCompleted(route?.MetricTags ?? RequestMetricTags.Unmatched, context.Request.Method, status, time.GetElapsedTime(started));
+        metrics.RequestCompleted(route?.MetricTags, context.Request.Method, status, time.GetElapsedTime(started));
 }

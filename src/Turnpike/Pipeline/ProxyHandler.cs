@@ -200,7 +200,10 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 var elapsed = time.GetElapsedTime(started);
                 destination.OnEnd(verdict, elapsed);
                 feature.UpstreamDuration += elapsed;
-                upstreamMetrics.Attempt(cluster.Id, destination.Id, result, elapsed);
+                if (upstreamMetrics.Enabled)
+                {
+                    upstreamMetrics.Attempt(destination.MetricSeries ??= upstreamMetrics.SeriesOf(cluster.Id, destination.Id), result, elapsed);
+                }
                 // The limiter's sample is time to response headers when they came, else the whole attempt.
                 limiter?.Release(started, time.GetElapsedTime(started, feature.ResponseHeadersTimestamp is > 0 and var headers ? headers : time.GetTimestamp()), Limits.OutcomeOf(verdict));
 
