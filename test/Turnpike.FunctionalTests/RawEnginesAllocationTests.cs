@@ -24,7 +24,11 @@ public sealed class ProcessAllocationCollection
 public sealed class RawEnginesAllocationTests(ITestOutputHelper output)
 {
     private const int WarmUp = 5000;
-    private const int Requests = 50000;
+    private const int Requests = 20000;
+
+    /// <summary>Measured rounds; the figure is the smallest: work of the test host in the same process (result
+    /// reporting, discovery) lands in one round, a per-request allocation in every one.</summary>
+    private const int Rounds = 3;
 
     /// <summary>bench/e2e.sh's "+features" set (issue #8's "default features on"): metrics exported, one local
     /// rate-limit policy on the route (per client IP, never reached) and a 1 % sampled access log to a file.</summary>
@@ -101,20 +105,26 @@ public sealed class RawEnginesAllocationTests(ITestOutputHelper output)
             () =>
             {
                 RoundTrips(WarmUp); // JIT, tiering, pools, the upstream connection
-                using var ticks = new AllocationTickListener();
-                long before = GC.GetTotalAllocatedBytes(precise: true);
-                RoundTrips(Requests);
-                long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
-                ticks.Dispose();
-                output.WriteLine($"{variant}: types sampled by the runtime's allocation ticks (one per ~100 KB): {string.Join(", ", ticks.Types)}");
-                return allocated / Requests;
+                long smallest = long.MaxValue;
+                for (int round = 0; round < Rounds; round++)
+                {
+                    using var ticks = new AllocationTickListener();
+                    long before = GC.GetTotalAllocatedBytes(precise: true);
+                    RoundTrips(Requests);
+                    long allocated = GC.GetTotalAllocatedBytes(precise: true) - before;
+                    ticks.Dispose();
+                    output.WriteLine($"{variant}, round {round + 1}: {allocated / Requests} B per request; types sampled by the runtime's allocation ticks (one per ~100 KB): {string.Join(", ", ticks.Types)}");
+                    smallest = Math.Min(smallest, allocated / Requests);
+                }
+
+                return smallest;
             },
             CancellationToken.None,
             TaskCreationOptions.LongRunning,
             TaskScheduler.Default);
 
         output.WriteLine($"{variant}: {perRequest} B allocated per proxied keep-alive GET ({listenerEngine} listener + {upstreamEngine} upstream engine, whole process)");
-        Assert.Equal(WarmUp + Requests, upstream.Requests);
+        Assert.Equal(WarmUp + (Rounds * Requests), upstream.Requests);
         File.Delete(accessLog);
         if (listenerEngine == "raw")
         {
@@ -123,7 +133,7 @@ public sealed class RawEnginesAllocationTests(ITestOutputHelper output)
     }
 
     /// <summary>
-    /// Release, 50 000 GETs after 5 000 of warm-up: 0–1 B on the raw engines, plain, with the "+features" set (metrics,
+    /// Release, the smallest of 3 rounds of 20 000 GETs after 5 000 of warm-up: 0–1 B on the raw engines, plain, with the "+features" set (metrics,
     /// a rate limit, a 1 % sampled access log) and with each feature alone, against 2600–2800 B on Kestrel + YARP (the
     /// comparison cases). What is left is background work over the measured seconds (timers of the rate limiter and
     /// the dashboard), not the requests. Before issue #8's lean-pipeline work the raw figures were ~1000 B and ~1300 B;

@@ -70,6 +70,7 @@ internal sealed partial class ProxyHandler
         Record(context, route, started, context.Response.StatusCode);
     }
 
-    private void Record(HttpContext context, RouteModel? route, long started, int status) =>
-        metrics.RequestCompleted(route?.MetricTags, context.Request.Method, status, time.GetElapsedTime(started));
+    /// <param name="ended">The timestamp the request ended at when the caller has it; 0: now.</param>
+    private void Record(HttpContext context, RouteModel? route, long started, int status, long ended = 0) =>
+        metrics.RequestCompleted(route?.MetricTags, context.Request.Method, status, time.GetElapsedTime(started, ended != 0 ? ended : time.GetTimestamp()));
 }

@@ -113,6 +113,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         var cluster = route.Cluster;
         cluster.RetryBudget.OnRequest();
         CancellationTokenSource? timeout = null;
+        long ended = 0; // the end of the request when it is the end of the last attempt; 0: read the clock at the end
         var token = context.RequestAborted;
         if (route.RequestTimeout > TimeSpan.Zero)
         {
@@ -197,7 +198,8 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 // verdict feeds outlier detection and the breaker, the elapsed time latency-aware balancing.
                 var status = result.Status;
                 var verdict = Verdict(result, status);
-                var elapsed = time.GetElapsedTime(started);
+                var attemptEnded = time.GetTimestamp();
+                var elapsed = time.GetElapsedTime(started, attemptEnded);
                 destination.OnEnd(verdict, elapsed);
                 feature.UpstreamDuration += elapsed;
                 if (upstreamMetrics.Enabled)
@@ -224,6 +226,8 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
                 if (result.Outcome == UpstreamOutcome.Success)
                 {
+                    // The response has been relayed whole: the request ends with the attempt (one clock read fewer).
+                    ended = attemptEnded;
                     return;
                 }
 
@@ -296,7 +300,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
             if (measuredSince != 0)
             {
-                Record(context, route, measuredSince, context.Response.StatusCode);
+                Record(context, route, measuredSince, context.Response.StatusCode, ended);
             }
         }
     }
