@@ -41,7 +41,9 @@ public sealed partial class TurnpikeServer
         return false;
     }
 
-    private void StartRawListeners(GatewayConfig config, RequestDelegate app, IServiceProvider services, Dictionary<string, Uri> listenerUrls)
+    /// <param name="app">The gateway's request delegate, as Kestrel listeners run it.</param>
+    /// <param name="valueApp">The same request path as a ValueTask entry point; null when something wraps <paramref name="app"/>.</param>
+    private void StartRawListeners(GatewayConfig config, RequestDelegate app, Func<HttpContext, ValueTask>? valueApp, IServiceProvider services, Dictionary<string, Uri> listenerUrls)
     {
         var kestrelUrls = new Dictionary<string, Uri>(listenerUrls, StringComparer.Ordinal);
         listenerUrls.Clear();
@@ -71,6 +73,7 @@ public sealed partial class TurnpikeServer
             {
                 Name = listener.Name,
                 Application = app,
+                ValueApplication = valueApp,
                 Services = services,
                 Logger = logger,
                 Time = services.GetRequiredService<TimeProvider>(),

@@ -159,7 +159,8 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
 
         await gateway.StartAsync(cancellationToken).ConfigureAwait(false);
         var listenerUrls = MapListenerUrls(config, BoundUrls(gateway), IsKestrel);
-        StartRawListeners(config, app, gateway.Services, listenerUrls);
+        // Raw listeners call the same request path through its ValueTask entry point when nothing wraps it.
+        StartRawListeners(config, app, _tracing is null ? handler.Invoke : null, gateway.Services, listenerUrls);
         ListenerUrls = listenerUrls;
 
         if (config.Admin.Enabled)

@@ -36,6 +36,9 @@ internal sealed class DestinationModel(DestinationConfig config, PeakEwma? laten
     /// <summary>Peak-EWMA latency, tracked only when the cluster balances with p2c_ewma; otherwise null.</summary>
     public PeakEwma? Latency { get; } = latency;
 
+    /// <summary>This destination's attempt counts in <see cref="Observability.UpstreamMetrics"/>, bound on its first attempt.</summary>
+    internal Observability.UpstreamSeries? MetricSeries { get; set; }
+
     /// <summary>Health checks, outlier detection and the circuit breaker; null when the cluster configures none.</summary>
     public DestinationHealth? Health { get; internal set; }
 

@@ -1,9 +1,13 @@
+using System.Diagnostics.Metrics;
+
 namespace Turnpike.Observability;
 
 /// <summary>
 /// The label sets of one route's request instruments, made once per (method, status class) and then reused, so
-/// recording a request allocates nothing. One instance per route, built with the runtime model; one shared
-/// instance for requests no route matched.
+/// recording a request allocates nothing; and, for the instance <see cref="GatewayMetrics"/> keeps per (route,
+/// cluster), the request counts by method and status class. One instance per route, built with the runtime model;
+/// one shared instance for requests no route matched (its counts are never used: each <see cref="GatewayMetrics"/>
+/// has its own).
 /// </summary>
 internal sealed class RequestMetricTags
 {
@@ -11,6 +15,7 @@ internal sealed class RequestMetricTags
 
     private readonly KeyValuePair<string, object?>[]?[] _requests = new KeyValuePair<string, object?>[RequestMethods.Count * 5][];
     private readonly KeyValuePair<string, object?>[]?[] _durations = new KeyValuePair<string, object?>[5][];
+    private readonly long[] _counts = new long[RequestMethods.Count * 5];
 
     public RequestMetricTags(string route, string cluster)
     {
@@ -21,6 +26,10 @@ internal sealed class RequestMetricTags
     public string Route { get; }
 
     public string Cluster { get; }
+
+    /// <summary>The instance whose counts this route's requests go to (set on the first request; itself or one of an
+    /// earlier model generation with the same route and cluster).</summary>
+    internal RequestMetricTags? Series { get; set; }
 
     /// <summary>route, cluster, method, status_class: the labels of <c>turnpike.requests</c>.</summary>
     public KeyValuePair<string, object?>[] ForRequests(int method, int statusClass)
@@ -41,5 +50,21 @@ internal sealed class RequestMetricTags
     {
         ref var slot = ref _durations[statusClass];
         return slot ??= [new("route", Route), new("cluster", Cluster), new("status_class", TurnpikeMeter.StatusClasses[statusClass])];
+    }
+
+    /// <summary>One more request with this method and status class.</summary>
+    public void Count(int method, int statusClass) => Interlocked.Increment(ref _counts[(method * 5) + statusClass]);
+
+    /// <summary>The counts so far, one measurement per (method, status class) counted at least once (scrape time).</summary>
+    public void Observe(List<Measurement<long>> measurements)
+    {
+        for (var i = 0; i < _counts.Length; i++)
+        {
+            var count = Volatile.Read(ref _counts[i]);
+            if (count != 0)
+            {
+                measurements.Add(new Measurement<long>(count, ForRequests(i / 5, i % 5)));
+            }
+        }
     }
 }

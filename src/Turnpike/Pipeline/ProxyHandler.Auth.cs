@@ -98,7 +98,7 @@ internal sealed partial class ProxyHandler
         counters.OnSuccess();
         context.User = principal;
         auth.PrepareUpstreamRequest(context.Request, principal);
-        return route.RateLimits is { } limits ? LimitThenForward(context, route, limits) : ForwardAsync(context, route);
+        return route.RateLimits is { } limits ? AsTask(LimitThenForward(context, route, limits)) : ForwardAsync(context, route);
     }
 
     private Task RejectAuth(HttpContext context, RouteModel route, GatewayErrorCode code, StringValues challenge)

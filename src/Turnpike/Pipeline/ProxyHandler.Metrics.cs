@@ -7,7 +7,7 @@ namespace Turnpike.Pipeline;
 /// <summary>The request instruments around the whole request path (<see cref="GatewayMetrics"/>), taken only while something listens.</summary>
 internal sealed partial class ProxyHandler
 {
-    private Task InvokeMeasured(HttpContext context, RouteModel? route)
+    private ValueTask InvokeMeasured(HttpContext context, RouteModel? route)
     {
         var started = time.GetTimestamp();
         metrics.RequestStarted();
@@ -17,11 +17,11 @@ internal sealed partial class ProxyHandler
         {
             if (route is { Cors: null, Auth: null } && RequestHeaderValidator.AreForwardable(context.Request.Headers))
             {
-                // The common cases, a route without limits or with local ones that admit: ForwardAsync records the
+                // The common cases, a route without limits or with local ones that admit: ForwardCoreAsync records the
                 // request in its own finally, so no second async layer (state machine box, continuation) is added.
                 if (route.RateLimits is not { } limits)
                 {
-                    return ForwardAsync(context, route, started);
+                    return ForwardCoreAsync(context, route, started);
                 }
 
                 if (!limits.Synchronous)
@@ -30,12 +30,12 @@ internal sealed partial class ProxyHandler
                 }
                 else if (LocalLimitsAdmit(context, route, limits, out task))
                 {
-                    return ForwardAsync(context, route, started);
+                    return ForwardCoreAsync(context, route, started);
                 }
             }
             else
             {
-                task = Dispatch(context, route);
+                task = AsTask(Dispatch(context, route));
             }
         }
         catch
@@ -48,10 +48,10 @@ internal sealed partial class ProxyHandler
         {
             // A synchronous answer (a local 429, a gateway error written at once): no state machine.
             Record(context, route, started, context.Response.StatusCode);
-            return task;
+            return new ValueTask(task);
         }
 
-        return AwaitMeasured(task, context, route, started);
+        return new ValueTask(AwaitMeasured(task, context, route, started));
     }
 
     private async Task AwaitMeasured(Task task, HttpContext context, RouteModel? route, long started)
@@ -70,6 +70,7 @@ internal sealed partial class ProxyHandler
         Record(context, route, started, context.Response.StatusCode);
     }
 
-    private void Record(HttpContext context, RouteModel? route, long started, int status) =>
-        metrics.RequestCompleted(route?.MetricTags ?? RequestMetricTags.Unmatched, context.Request.Method, status, time.GetElapsedTime(started));
+    /// <param name="ended">The timestamp the request ended at when the caller has it; 0: now.</param>
+    private void Record(HttpContext context, RouteModel? route, long started, int status, long ended = 0) =>
+        metrics.RequestCompleted(route?.MetricTags, context.Request.Method, status, time.GetElapsedTime(started, ended != 0 ? ended : time.GetTimestamp()));
 }

@@ -14,14 +14,14 @@ internal sealed partial class ProxyHandler
     /// partition exists and admits); global and concurrency policies take the async path. Policies are checked in
     /// order and the first rejection answers 429; permits already taken from earlier policies are not returned.
     /// </summary>
-    private Task LimitThenForward(HttpContext context, RouteModel route, RouteRateLimits limits)
+    private ValueTask LimitThenForward(HttpContext context, RouteModel route, RouteRateLimits limits)
     {
         if (!limits.Synchronous)
         {
-            return LimitThenForwardAsync(context, route, limits);
+            return new ValueTask(LimitThenForwardAsync(context, route, limits));
         }
 
-        return LocalLimitsAdmit(context, route, limits, out var rejected) ? ForwardAsync(context, route) : rejected;
+        return LocalLimitsAdmit(context, route, limits, out var rejected) ? ForwardCoreAsync(context, route, 0) : new ValueTask(rejected);
     }
 
     /// <summary>The synchronous policies of <paramref name="limits"/>: true when all admit, else the 429 being written.</summary>
@@ -72,7 +72,7 @@ internal sealed partial class ProxyHandler
                 }
             }
 
-            await ForwardAsync(context, route).ConfigureAwait(false);
+            await ForwardCoreAsync(context, route, 0).ConfigureAwait(false);
         }
         finally
         {

@@ -23,37 +23,58 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 {
     private readonly RequestFeatureCache _features = new();
 
-    public Task InvokeAsync(HttpContext context)
+    /// <summary>The request path as a <see cref="RequestDelegate"/> (Kestrel listeners, the tracing wrapper).</summary>
+    public Task InvokeAsync(HttpContext context) => AsTask(Invoke(context));
+
+    /// <summary>
+    /// The request path as a <see cref="ValueTask"/>: the same steps as <see cref="InvokeAsync"/>, without the
+    /// <see cref="Task"/> a <see cref="RequestDelegate"/> must return for a request that completes asynchronously
+    /// (the raw listener calls this). The result must be awaited (or read) exactly once: it may be a pooled box.
+    /// </summary>
+    public ValueTask Invoke(HttpContext context)
     {
         var snapshot = state.Current;
         var route = snapshot.Routes.Match(context.Request);
         return metrics.Enabled ? InvokeMeasured(context, route) : Dispatch(context, route);
     }
 
-    private Task Dispatch(HttpContext context, RouteModel? route)
+    /// <summary>A pending step as a <see cref="Task"/>: <see cref="Task.CompletedTask"/> when it is done (a pooled box is
+    /// handed back), else one <see cref="Task"/> over it, the smallest there is.</summary>
+    private static Task AsTask(ValueTask pending)
+    {
+        if (pending.IsCompletedSuccessfully)
+        {
+            pending.GetAwaiter().GetResult(); // hands a pooled box back
+            return Task.CompletedTask;
+        }
+
+        return pending.AsTask();
+    }
+
+    private ValueTask Dispatch(HttpContext context, RouteModel? route)
     {
         if (route is null)
         {
-            return Reject(context, null, GatewayErrorCode.NoRoute);
+            return new ValueTask(Reject(context, null, GatewayErrorCode.NoRoute));
         }
 
         if (!RequestHeaderValidator.AreForwardable(context.Request.Headers))
         {
-            return Reject(context, route, GatewayErrorCode.InvalidHeader);
+            return new ValueTask(Reject(context, route, GatewayErrorCode.InvalidHeader));
         }
 
         // A CORS preflight carries no credentials: it is answered before authentication and rate limits.
         if (route.Cors is { } cors && HandleCors(context, route, cors) is { } preflight)
         {
-            return preflight;
+            return new ValueTask(preflight);
         }
 
         if (route.Auth is { } auth)
         {
-            return AuthenticateThenForward(context, route, auth);
+            return new ValueTask(AuthenticateThenForward(context, route, auth));
         }
 
-        return route.RateLimits is { } limits ? LimitThenForward(context, route, limits) : ForwardAsync(context, route);
+        return route.RateLimits is { } limits ? LimitThenForward(context, route, limits) : ForwardCoreAsync(context, route, 0);
     }
 
     private Task Reject(HttpContext context, RouteModel? route, GatewayErrorCode code) =>
@@ -72,23 +93,12 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
     }
 
     /// <summary>
-    /// The forwarding step as the <see cref="Task"/> a <see cref="RequestDelegate"/> returns. The work runs in a pooled
-    /// <see cref="ValueTask"/> state machine (<see cref="ForwardCoreAsync"/>); only a request that completes
-    /// asynchronously needs a <see cref="Task"/> object, the smallest one there is (ValueTask.AsTask over the pooled box).
+    /// The forwarding step as a <see cref="Task"/> (the authentication step's continuation). The work runs in a pooled
+    /// <see cref="ValueTask"/> state machine (<see cref="ForwardCoreAsync"/>).
     /// </summary>
+    private Task ForwardAsync(HttpContext context, RouteModel route) => AsTask(ForwardCoreAsync(context, route, 0));
+
     /// <param name="measuredSince">When metrics are recorded by this method (the start timestamp of the request); 0: not here.</param>
-    private Task ForwardAsync(HttpContext context, RouteModel route, long measuredSince = 0)
-    {
-        var pending = ForwardCoreAsync(context, route, measuredSince);
-        if (pending.IsCompletedSuccessfully)
-        {
-            pending.GetAwaiter().GetResult(); // hands a pooled box back
-            return Task.CompletedTask;
-        }
-
-        return pending.AsTask();
-    }
-
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask ForwardCoreAsync(HttpContext context, RouteModel route, long measuredSince)
     {
@@ -103,6 +113,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         var cluster = route.Cluster;
         cluster.RetryBudget.OnRequest();
         CancellationTokenSource? timeout = null;
+        long ended = 0; // the end of the request when it is the end of the last attempt; 0: read the clock at the end
         var token = context.RequestAborted;
         if (route.RequestTimeout > TimeSpan.Zero)
         {
@@ -187,10 +198,14 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 // verdict feeds outlier detection and the breaker, the elapsed time latency-aware balancing.
                 var status = result.Status;
                 var verdict = Verdict(result, status);
-                var elapsed = time.GetElapsedTime(started);
+                var attemptEnded = time.GetTimestamp();
+                var elapsed = time.GetElapsedTime(started, attemptEnded);
                 destination.OnEnd(verdict, elapsed);
                 feature.UpstreamDuration += elapsed;
-                upstreamMetrics.Attempt(cluster.Id, destination.Id, result, elapsed);
+                if (upstreamMetrics.Enabled)
+                {
+                    upstreamMetrics.Attempt(destination.MetricSeries ??= upstreamMetrics.SeriesOf(cluster.Id, destination.Id), result, elapsed);
+                }
                 // The limiter's sample is time to response headers when they came, else the whole attempt.
                 limiter?.Release(started, time.GetElapsedTime(started, feature.ResponseHeadersTimestamp is > 0 and var headers ? headers : time.GetTimestamp()), Limits.OutcomeOf(verdict));
 
@@ -211,6 +226,8 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
                 if (result.Outcome == UpstreamOutcome.Success)
                 {
+                    // The response has been relayed whole: the request ends with the attempt (one clock read fewer).
+                    ended = attemptEnded;
                     return;
                 }
 
@@ -283,7 +300,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
 
             if (measuredSince != 0)
             {
-                Record(context, route, measuredSince, context.Response.StatusCode);
+                Record(context, route, measuredSince, context.Response.StatusCode, ended);
             }
         }
     }

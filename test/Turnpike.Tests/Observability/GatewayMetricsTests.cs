@@ -54,8 +54,15 @@ public sealed class GatewayMetricsTests : IDisposable
         var metrics = new GatewayMetrics(Factory);
         Assert.True(metrics.Enabled);
         var tags = new RequestMetricTags("r1", "c1");
+        _listener.RecordObservableInstruments();
+        Assert.Empty(_measurements); // no series before the first request
         metrics.RequestStarted();
+        _listener.RecordObservableInstruments();
+        Assert.Equal(1, Assert.Single(_measurements, m => m.Instrument == GatewayMetrics.InFlightName).Value);
+        Assert.DoesNotContain(_measurements, m => m.Instrument == GatewayMetrics.RequestsName);
+        _measurements.Clear();
         metrics.RequestCompleted(tags, method, status, TimeSpan.FromMilliseconds(1.5));
+        _listener.RecordObservableInstruments();
 
         var count = Assert.Single(_measurements, m => m.Instrument == GatewayMetrics.RequestsName);
         Assert.Equal(1, count.Value);
@@ -63,8 +70,47 @@ public sealed class GatewayMetricsTests : IDisposable
         var duration = Assert.Single(_measurements, m => m.Instrument == GatewayMetrics.DurationName);
         Assert.Equal(0.0015, duration.Value, 9);
         Assert.Equal(new Dictionary<string, object?> { ["route"] = "r1", ["cluster"] = "c1", ["status_class"] = statusClass }, duration.Tags);
-        Assert.Equal(0, _measurements.Where(m => m.Instrument == GatewayMetrics.InFlightName).Sum(m => m.Value));
-        Assert.Equal(2, _measurements.Count(m => m.Instrument == GatewayMetrics.InFlightName));
+        Assert.Equal(0, Assert.Single(_measurements, m => m.Instrument == GatewayMetrics.InFlightName).Value);
+    }
+
+    [Fact]
+    public void CountsAreCumulativeAndContinueAcrossModelGenerationsOfARoute()
+    {
+        var metrics = new GatewayMetrics(Factory);
+        var before = new RequestMetricTags("r", "c");
+        var afterReload = new RequestMetricTags("r", "c");
+        var other = new RequestMetricTags("r", "c2");
+        foreach (var tags in new[] { before, before, afterReload, other })
+        {
+            metrics.RequestStarted();
+            metrics.RequestCompleted(tags, "GET", 200, TimeSpan.FromMilliseconds(1));
+        }
+
+        metrics.RequestStarted();
+        metrics.RequestCompleted(null, "GET", 404, TimeSpan.FromMilliseconds(1)); // no route
+        metrics.RequestStarted();
+        metrics.RequestCompleted(RequestMetricTags.Unmatched, "GET", 404, TimeSpan.FromMilliseconds(1));
+        _measurements.Clear();
+        _listener.RecordObservableInstruments();
+
+        var counts = _measurements.Where(m => m.Instrument == GatewayMetrics.RequestsName).ToList();
+        Assert.Equal(3, counts.Count);
+        Assert.Equal(3, Assert.Single(counts, m => (string?)m.Tags["cluster"] == "c").Value);
+        Assert.Equal(1, Assert.Single(counts, m => (string?)m.Tags["cluster"] == "c2").Value);
+        var unmatched = Assert.Single(counts, m => (string?)m.Tags["route"] == "(none)");
+        Assert.Equal(2, unmatched.Value);
+        Assert.Equal("4xx", unmatched.Tags["status_class"]);
+
+        // A second gateway in the same process (same route ids) counts on its own.
+        var second = new GatewayMetrics(Factory);
+        second.RequestStarted();
+        second.RequestCompleted(new RequestMetricTags("r", "c"), "GET", 200, TimeSpan.FromMilliseconds(1));
+        second.RequestStarted();
+        second.RequestCompleted(RequestMetricTags.Unmatched, "GET", 404, TimeSpan.FromMilliseconds(1));
+        _measurements.Clear();
+        _listener.RecordObservableInstruments();
+        // first gateway: (r, c) 3, (r, c2) 1, no route 2; second: (r, c) 1, no route 1.
+        Assert.Equal([3.0, 2, 1, 1, 1], _measurements.Where(m => m.Instrument == GatewayMetrics.RequestsName).Select(m => m.Value).OrderDescending());
     }
 
     [Fact]
@@ -100,6 +146,7 @@ public sealed class GatewayMetricsTests : IDisposable
         var outcome = (UpstreamOutcome)outcomeValue;
         var metrics = new UpstreamMetrics(Factory);
         metrics.Attempt("c", "d", new UpstreamResult(outcome, GatewayErrorCode.None, null, status), TimeSpan.FromMilliseconds(2));
+        _listener.RecordObservableInstruments();
         var attempt = Assert.Single(_measurements, m => m.Instrument == "turnpike.upstream.requests");
         Assert.Equal(new Dictionary<string, object?> { ["cluster"] = "c", ["destination"] = "d", ["outcome"] = label }, attempt.Tags);
         Assert.Single(_measurements, m => m.Instrument == "turnpike.upstream.request.duration");

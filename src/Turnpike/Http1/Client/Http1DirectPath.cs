@@ -59,7 +59,7 @@ internal static class Http1DirectPath
         }
 
         var headers = request.Headers;
-        if (headers.ContainsKey(HeaderNames.TE) && !HttpProtocol.IsHttp11(request.Protocol) && !HttpProtocol.IsHttp10(request.Protocol))
+        if (!HttpProtocol.IsHttp11(request.Protocol) && !HttpProtocol.IsHttp10(request.Protocol) && headers.ContainsKey(HeaderNames.TE))
         {
             // YARP forwards "TE: trailers" from HTTP/2 and HTTP/3 clients.
             return false;
@@ -72,6 +72,20 @@ internal static class Http1DirectPath
         }
 
         // Content headers without a body make YARP attach an empty content: transformer path.
+        if (headers is HeaderDictionary own && own.Count <= 8)
+        {
+            // The raw listener's few fields: one set lookup per field beats eleven dictionary lookups (struct enumerator).
+            foreach (var header in own)
+            {
+                if (ContentHeaders.Contains(header.Key))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
         return !(headers.ContainsKey(HeaderNames.ContentType) || headers.ContainsKey(HeaderNames.ContentLength) || headers.ContainsKey(HeaderNames.ContentEncoding)
             || headers.ContainsKey(HeaderNames.ContentLanguage) || headers.ContainsKey(HeaderNames.ContentLocation) || headers.ContainsKey(HeaderNames.ContentDisposition)
             || headers.ContainsKey(HeaderNames.ContentRange) || headers.ContainsKey(HeaderNames.ContentMD5) || headers.ContainsKey(HeaderNames.Allow)
@@ -219,18 +233,27 @@ internal static class Http1DirectPath
     {
         var headers = response.Headers;
         var count = connection.HeaderCount;
-        for (var pass = 0; pass < 2; pass++)
+        // Each field classified once (the two passes read it back); a response that starts without fields (nearly
+        // always) needs no lookup of what it already holds unless the upstream repeated a name.
+        Span<byte> classes = count <= 64 ? stackalloc byte[count] : new byte[count];
+        for (var i = 0; i < count; i++)
         {
-            var content = pass == 1;
+            var name = connection.HeaderName(i);
+            classes[i] = Excluded.Contains(name) ? FieldSkipped : ContentHeaders.Contains(name) ? FieldContent : FieldOwn;
+        }
+
+        var startedEmpty = headers.Count == 0;
+        for (var pass = FieldOwn; pass <= FieldContent; pass++)
+        {
             for (var i = 0; i < count; i++)
             {
-                var name = connection.HeaderName(i);
-                if (ContentHeaders.Contains(name) != content || Excluded.Contains(name))
+                if (classes[i] != pass)
                 {
                     continue;
                 }
 
-                var existing = headers[name];
+                var name = connection.HeaderName(i);
+                var existing = startedEmpty && !RepeatsEarlierName(connection, i, classes) ? default : headers[name];
                 if (existing.Count > 0 && name.Equals(HeaderNames.StrictTransportSecurity, StringComparison.OrdinalIgnoreCase))
                 {
                     continue;
@@ -244,5 +267,26 @@ internal static class Http1DirectPath
         {
             headers.Remove(HeaderNames.ContentLength);
         }
+    }
+
+    private const byte FieldSkipped = 0;
+    private const byte FieldOwn = 1;
+    private const byte FieldContent = 2;
+
+    /// <summary>Whether a copied field (of either pass) other than field <paramref name="index"/> has its name; false
+    /// means the response cannot hold it yet when it started empty.</summary>
+    private static bool RepeatsEarlierName(Http1UpstreamConnection connection, int index, ReadOnlySpan<byte> classes)
+    {
+        var name = connection.HeaderName(index);
+        for (var j = 0; j < classes.Length; j++)
+        {
+            if (j != index && classes[j] != FieldSkipped && (classes[j] < classes[index] || j < index)
+                && connection.HeaderName(j) is { } other && other.Length == name.Length && other.Equals(name, StringComparison.OrdinalIgnoreCase))
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 }

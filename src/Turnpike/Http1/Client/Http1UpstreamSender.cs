@@ -224,7 +224,9 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         activity.CancelAfter(activityTimeout);
         var token = activity.Token;
         var attemptRegistration = cancellationToken.UnsafeRegister(CancelActivity, activity);
-        var abortRegistration = context.RequestAborted.UnsafeRegister(CancelActivity, activity);
+        // Without a route timeout the attempt's token is the request's own: one registration does for both.
+        var requestAborted = context.RequestAborted;
+        var abortRegistration = requestAborted == cancellationToken ? default : requestAborted.UnsafeRegister(CancelActivity, activity);
         var reusable = false;
         // The request may be sent again on a fresh connection when this one was pooled and fails before any byte of
         // the response, and the request can be replayed: no body, or an idempotent method with a rewindable body.

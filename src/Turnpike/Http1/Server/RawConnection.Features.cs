@@ -19,7 +19,8 @@ internal sealed partial class RawConnection :
     IHttpRequestLifetimeFeature,
     IHttpMaxRequestBodySizeFeature,
     IHttpRequestIdentifierFeature,
-    IServiceProvidersFeature
+    IServiceProvidersFeature,
+    Logging.ITraceIdentifierSource
 {
     private static readonly Type[] OwnFeatures =
     [
@@ -170,13 +171,28 @@ internal sealed partial class RawConnection :
 
     string IHttpRequestIdentifierFeature.TraceIdentifier
     {
-        get => _traceIdentifier ??= string.Create(22, (_connectionId, _requestCount), static (span, state) =>
-        {
-            state._connectionId.AsSpan().CopyTo(span);
-            span[13] = ':';
-            ((uint)state._requestCount).TryFormat(span[14..], out _, "X8");
-        });
+        get => _traceIdentifier ??= string.Create(22, this, static (span, connection) => connection.TryFormatTraceIdentifier(span, out _));
         set => _traceIdentifier = value;
+    }
+
+    /// <summary>The trace identifier without making its string (a sampled access-log line).</summary>
+    public bool TryFormatTraceIdentifier(Span<char> destination, out int written)
+    {
+        if (_traceIdentifier is { } set)
+        {
+            written = set.Length;
+            return set.TryCopyTo(destination);
+        }
+
+        written = 22;
+        if (destination.Length < 22)
+        {
+            return false;
+        }
+
+        _connectionId.AsSpan().CopyTo(destination);
+        destination[13] = ':';
+        return ((uint)_requestCount).TryFormat(destination[14..], out _, "X8");
     }
 
     // IHttpRequestLifetimeFeature

@@ -190,8 +190,12 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         StartDisconnectMonitor();
         try
         {
-            var pending = _options.Application(context);
-            if (!pending.IsCompletedSuccessfully)
+            var pending = _options.ValueApplication is { } application ? application(context) : new ValueTask(_options.Application(context));
+            if (pending.IsCompletedSuccessfully)
+            {
+                pending.GetAwaiter().GetResult(); // a pooled box goes back
+            }
+            else
             {
                 await pending.ConfigureAwait(false);
             }
@@ -361,9 +365,24 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
 
         bool bodyAllowed = status >= 200 && status != 204 && status != 304 && !ReferenceEquals(_method, HttpMethods.Head) && !HttpMethods.IsHead(_method);
-        bool hasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out var transferEncoding);
-        long? contentLength = headers.ContentLength;
-        if ((headers.TryGetValue(HeaderNames.Connection, out var connection) && ContainsClose(connection)) || _listener.IsStopping)
+        bool hasTransferEncoding, hasDate;
+        StringValues transferEncoding, connection;
+        long? contentLength;
+        if (headers is HeaderDictionary { Count: <= 16 } few)
+        {
+            // One pass over the few fields by name length and ordinal-ignore-case comparison instead of four hashed
+            // lookups (Transfer-Encoding, Content-Length, Connection, Date).
+            ScanFramingFields(few, out hasTransferEncoding, out transferEncoding, out contentLength, out connection, out hasDate);
+        }
+        else
+        {
+            hasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out transferEncoding);
+            contentLength = headers.ContentLength;
+            headers.TryGetValue(HeaderNames.Connection, out connection);
+            hasDate = headers.ContainsKey(HeaderNames.Date);
+        }
+
+        if ((connection.Count > 0 && ContainsClose(connection)) || _listener.IsStopping)
         {
             // The app asked to close, or the listener is draining: this is the connection's last response.
             _keepAlive = false;
@@ -421,7 +440,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             WriteBytes("Connection: keep-alive\r\n"u8);
         }
 
-        if (!headers.ContainsKey(HeaderNames.Date))
+        if (!hasDate)
         {
             WriteBytes(ResponseHeadBytes.DateLine);
         }
@@ -469,17 +488,52 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         _output.Advance(written);
     }
 
+    private static readonly System.Buffers.SearchValues<char> HeaderForbidden = System.Buffers.SearchValues.Create("\r\n\0");
+
     private static int WriteLatin1(string text, Span<byte> destination)
     {
-        foreach (char c in text)
+        var chars = text.AsSpan();
+        int bad = chars.IndexOfAny(HeaderForbidden);
+        int wide = chars.IndexOfAnyExceptInRange('\0', '\u00FF');
+        if (bad >= 0 || wide >= 0)
         {
-            if (c is '\r' or '\n' or '\0' || c > 0xFF)
-            {
-                throw new InvalidOperationException($"Invalid control or non-Latin-1 character 0x{(int)c:X4} in a response header.");
-            }
+            int at = bad < 0 ? wide : wide < 0 ? bad : Math.Min(bad, wide);
+            throw new InvalidOperationException($"Invalid control or non-Latin-1 character 0x{(int)chars[at]:X4} in a response header.");
         }
 
-        return Encoding.Latin1.GetBytes(text, destination);
+        return Encoding.Latin1.GetBytes(chars, destination);
+    }
+
+    /// <summary>What <see cref="WriteHead"/> needs from the response fields, found in one pass (as the hashed lookups
+    /// and <see cref="HeaderDictionary.ContentLength"/> would find them).</summary>
+    private static void ScanFramingFields(HeaderDictionary headers, out bool hasTransferEncoding, out StringValues transferEncoding, out long? contentLength, out StringValues connection, out bool hasDate)
+    {
+        hasTransferEncoding = false;
+        hasDate = false;
+        transferEncoding = default;
+        connection = default;
+        contentLength = null;
+        foreach (var header in headers)
+        {
+            var name = header.Key;
+            switch (name.Length)
+            {
+                case 4 when name.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase):
+                    hasDate = true;
+                    break;
+                case 10 when name.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase):
+                    connection = header.Value;
+                    break;
+                case 14 when name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase):
+                    var raw = header.Value;
+                    contentLength = raw.Count == 1 && !string.IsNullOrEmpty(raw[0]) && HeaderUtilities.TryParseNonNegativeInt64(new StringSegment(raw[0]).Trim(), out var length) ? length : null;
+                    break;
+                case 17 when name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase):
+                    hasTransferEncoding = true;
+                    transferEncoding = header.Value;
+                    break;
+            }
+        }
     }
 
     private void WriteAscii(string text)

@@ -13,6 +13,13 @@ internal sealed record RawListenerOptions
     /// <summary>The request delegate Kestrel listeners run (ProxyHandler, tracing wrapper…).</summary>
     public required RequestDelegate Application { get; init; }
 
+    /// <summary>
+    /// The same application as a <see cref="ValueTask"/> entry point (<c>ProxyHandler.Invoke</c>), called instead of
+    /// <see cref="Application"/> when set: no <see cref="Task"/> per request that completes asynchronously. Null
+    /// (a tracing wrapper in front, tests): <see cref="Application"/>.
+    /// </summary>
+    public Func<HttpContext, ValueTask>? ValueApplication { get; init; }
+
     /// <summary>The gateway's services (<c>HttpContext.RequestServices</c>).</summary>
     public required IServiceProvider Services { get; init; }
 
