@@ -70,6 +70,8 @@ internal static class RunCommand
         }
 
         PrintBanner(server, source);
+        // Start-up is over: give back the code and read-only data only start-up used (StartupPages).
+        StartupPages.ReleaseUnlessDisabled();
         using var gcStats = GcStatsWriter.StartFromEnvironment();
         await stop.Task;
         await server.DisposeAsync();
