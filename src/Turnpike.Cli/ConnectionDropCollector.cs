@@ -45,9 +45,13 @@ internal sealed class ConnectionDropCollector : IDisposable
         }
     }
 
-    /// <summary>A blocking, compacting gen2 GC: the dead connections' space is squeezed out and empty regions are released.</summary>
+    /// <summary>
+    /// A blocking, compacting gen2 GC that also decommits the regions it empties (<see cref="GCCollectionMode.Aggressive"/>):
+    /// a plain forced compaction moved the survivors into new regions and kept the old ones committed (committed 35.8 MiB
+    /// for a 15.5 MiB heap afterwards, RSS up 3 MiB).
+    /// </summary>
     private static void Compact() =>
-        GC.Collect(2, GCCollectionMode.Forced, blocking: true, compacting: true);
+        GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
 
     public void Dispose() => _timer.Dispose();
 
