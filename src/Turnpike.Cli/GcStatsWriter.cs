@@ -27,7 +27,7 @@ internal sealed class GcStatsWriter : IDisposable
         }
 
         _writer.WriteLine(config.ToString());
-        _writer.WriteLine("# t_s rss_mib heap_mib committed_mib frag_mib gen0_before/after gen1_before/after gen2_before/after loh_before/after poh_before/after (MiB) pinned gcs(0/1/2) alloc_mib promoted_mib threads");
+        _writer.WriteLine("# t_s rss_mib heap_mib committed_mib frag_mib gen0_before/after gen1_before/after gen2_before/after loh_before/after poh_before/after (MiB) pinned gcs(0/1/2) alloc_mib promoted_mib threads pause_total_ms");
         _timer = new Timer(static s => ((GcStatsWriter)s!).Write(), this, TimeSpan.Zero, TimeSpan.FromSeconds(1));
     }
 
@@ -51,7 +51,7 @@ internal sealed class GcStatsWriter : IDisposable
                 line.Append(CultureInfo.InvariantCulture, $" {Mib(g[i].SizeBeforeBytes)}/{Mib(g[i].SizeAfterBytes)}");
             }
 
-            line.Append(CultureInfo.InvariantCulture, $" {info.PinnedObjectsCount} {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} {Mib(GC.GetTotalAllocatedBytes())} {Mib(info.PromotedBytes)} {ThreadPool.ThreadCount}");
+            line.Append(CultureInfo.InvariantCulture, $" {info.PinnedObjectsCount} {GC.CollectionCount(0)}/{GC.CollectionCount(1)}/{GC.CollectionCount(2)} {Mib(GC.GetTotalAllocatedBytes())} {Mib(info.PromotedBytes)} {ThreadPool.ThreadCount} {GC.GetTotalPauseDuration().TotalMilliseconds:F1}");
             _writer.WriteLine(line.ToString());
         }
         catch (ObjectDisposedException)

@@ -70,7 +70,10 @@ internal static class RunCommand
         }
 
         PrintBanner(server, source);
+        // Start-up is over: give back the code and read-only data only start-up used (StartupPages).
+        StartupPages.ReleaseUnlessDisabled();
         using var gcStats = GcStatsWriter.StartFromEnvironment();
+        using var dropCollector = ConnectionDropCollector.StartUnlessDisabled(() => server.OpenRawConnections);
         await stop.Task;
         await server.DisposeAsync();
         return 0;
