@@ -15,6 +15,14 @@ namespace Turnpike.Observability;
 internal static class MetricsExport
 {
     private const string KestrelMeter = "Microsoft.AspNetCore.Server.Kestrel";
+
+    // OpenTelemetry allocates every stream's series storage up front at its cardinality limit (2,000 by default: ~6.9
+    // MiB of the large object heap for the ~41 exported streams, bench/results/NOTES-20261201-aotmem.md). The runtime's
+    // and Kestrel's instruments have a handful of label sets each (generations, endpoints, protocols); past the limit
+    // OpenTelemetry folds further series into one overflow series. Turnpike's own keep the default: their series are
+    // routes × clusters × destinations × status classes, which a large configuration can make many.
+    private const int RuntimeSeriesLimit = 64;
+    private const int KestrelSeriesLimit = 256;
     private const string RuntimeMeter = "System.Runtime";
 
     /// <summary>The gateway host's instruments: one meter "Turnpike" through <see cref="IMeterFactory"/>, one class per area.</summary>
@@ -71,8 +79,8 @@ internal static class MetricsExport
     }
 
     /// <summary>
-    /// Which instruments are exported, and under which name. Instruments of other meter factories with the same
-    /// meter names are dropped, not merged. Three runtime gauges end in "count", which Prometheus reserves for
+    /// Which instruments are exported, under which name and with how many series at most. Instruments of other meter
+    /// factories with the same meter names are dropped, not merged. Three runtime gauges end in "count", which Prometheus reserves for
     /// histograms and summaries (<c>promtool check metrics</c> refuses them), so they are renamed.
     /// </summary>
     private static MetricStreamConfiguration? Select(Instrument instrument, IMeterFactory gatewayMeters)
@@ -81,14 +89,19 @@ internal static class MetricsExport
         {
             return instrument.Name switch
             {
-                "dotnet.assembly.count" => new MetricStreamConfiguration { Name = "dotnet.assemblies" },
-                "dotnet.process.cpu.count" => new MetricStreamConfiguration { Name = "dotnet.process.cpus" },
-                "dotnet.timer.count" => new MetricStreamConfiguration { Name = "dotnet.timers" },
-                _ => null,
+                "dotnet.assembly.count" => new MetricStreamConfiguration { Name = "dotnet.assemblies", CardinalityLimit = RuntimeSeriesLimit },
+                "dotnet.process.cpu.count" => new MetricStreamConfiguration { Name = "dotnet.process.cpus", CardinalityLimit = RuntimeSeriesLimit },
+                "dotnet.timer.count" => new MetricStreamConfiguration { Name = "dotnet.timers", CardinalityLimit = RuntimeSeriesLimit },
+                _ => new MetricStreamConfiguration { CardinalityLimit = RuntimeSeriesLimit },
             };
         }
 
-        return ReferenceEquals(instrument.Meter.Scope, gatewayMeters) ? null : MetricStreamConfiguration.Drop;
+        if (!ReferenceEquals(instrument.Meter.Scope, gatewayMeters))
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+
+        return instrument.Meter.Name == KestrelMeter ? new MetricStreamConfiguration { CardinalityLimit = KestrelSeriesLimit } : null;
     }
 
     /// <summary>
