@@ -9,7 +9,8 @@ namespace Turnpike.Cli;
 /// 1000 connections: +8 MiB of heap, ~+12 MiB RSS; bench/results/NOTES-20261201-aotmem.md). One compacting gen2 GC
 /// right after the drop frees that space and gives the emptied regions back. A background (non-compacting) gen2 GC
 /// was measured too and is not enough: it leaves the space as gen2 free lists the next burst does not reuse, so the
-/// committed size stays. Cost: one blocking collection of the live heap (a few ms at 1000 connections) per large drop,
+/// committed size stays. Cost: one blocking collection of the live heap per large drop (14–48 ms measured after a drop from 1000
+/// connections on the 2-core bench machine, once 389 ms with the core shared by builds),
 /// none in steady state. Sampled once a second by the executable (<c>turnpike run</c>), never on the request path;
 /// <c>TURNPIKE_DROP_GC=0</c> turns it off.
 /// </summary>
