@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Turnpike.Observability;
 using Turnpike.ConnectionLimits;
+using Turnpike.Sockets;
 
 namespace Turnpike.Http1.Server;
 
@@ -119,7 +120,23 @@ internal sealed partial class RawListener : IAsyncDisposable
             }
 
             accepted.NoDelay = true;
-            var connection = new RawConnection(this, accepted, entry, Interlocked.Increment(ref _nextConnectionId));
+            EpollSocket? epoll = null;
+            if (SocketEngine.UseEpoll)
+            {
+                try
+                {
+                    epoll = SocketEngine.Register(accepted);
+                }
+                catch (SocketException ex)
+                {
+                    LogAcceptFailed(Options.Logger, Options.Name, ex.SocketErrorCode);
+                    limiter?.Release(entry);
+                    accepted.Dispose();
+                    continue;
+                }
+            }
+
+            var connection = new RawConnection(this, accepted, epoll, entry, Interlocked.Increment(ref _nextConnectionId));
             _connections.TryAdd(connection, 0);
             if (_stopping)
             {
