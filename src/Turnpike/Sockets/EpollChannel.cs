@@ -32,6 +32,9 @@ internal sealed class EpollChannel : IEpollReceiveCompletion, IEpollSendCompleti
 
     public EpollSocket Socket { get; }
 
+    /// <summary>A connected socket onto the engine (registered once).</summary>
+    public static EpollChannel Attach(Socket socket) => new(SocketEngine.Register(socket));
+
     /// <summary>
     /// Connects <paramref name="socket"/> (new, not yet connected) to <paramref name="endPoint"/> without blocking: the
     /// connect starts, the socket joins the engine (registered once) and the wait for writability is an edge like any

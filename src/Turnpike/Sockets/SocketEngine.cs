@@ -18,14 +18,49 @@ internal static class SocketEngine
     private static readonly Lazy<EpollThread[]> Threads = new(StartThreads);
     private static int _next;
 
-    /// <summary>True when the raw engines use the epoll engine.</summary>
-    public static bool UseEpoll { get; } = ChooseEpoll(Environment.GetEnvironmentVariable(EngineVariable));
+    /// <summary>True when the raw engines use the epoll engine (an invalid setting: see <see cref="Validate"/>).</summary>
+    public static bool UseEpoll { get; } = ChooseEpoll(Environment.GetEnvironmentVariable(EngineVariable), out _);
+
+    /// <summary>The engine's name for logs: "epoll" or "dotnet".</summary>
+    public static string Name => UseEpoll ? "epoll" : "dotnet";
+
+    /// <summary>Throws when <c>TURNPIKE_SOCKET_ENGINE</c> holds something else than <c>epoll</c> or <c>dotnet</c> (raw listeners and raw clusters call it at start).</summary>
+    public static void Validate()
+    {
+        ChooseEpoll(Environment.GetEnvironmentVariable(EngineVariable), out var error);
+        if (error is not null)
+        {
+            throw new InvalidOperationException(error);
+        }
+    }
 
     /// <summary>The engine's thread count (starts the threads).</summary>
     public static int ThreadCount => Threads.Value.Length;
 
-    internal static bool ChooseEpoll(string? setting)
+    /// <summary>Sockets registered with the engine now (tests: nothing leaks).</summary>
+    internal static int RegisteredSockets
     {
+        get
+        {
+            if (!Threads.IsValueCreated)
+            {
+                return 0;
+            }
+
+            var total = 0;
+            foreach (var thread in Threads.Value)
+            {
+                total += thread.Registered;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>epoll unless <paramref name="setting"/> says dotnet or epoll is not available; <paramref name="error"/> for anything else than epoll, dotnet or nothing.</summary>
+    internal static bool ChooseEpoll(string? setting, out string? error)
+    {
+        error = null;
         if (string.Equals(setting, "dotnet", StringComparison.OrdinalIgnoreCase))
         {
             return false;
@@ -33,7 +68,7 @@ internal static class SocketEngine
 
         if (!string.IsNullOrEmpty(setting) && !string.Equals(setting, "epoll", StringComparison.OrdinalIgnoreCase))
         {
-            throw new InvalidOperationException($"{EngineVariable}={setting}: expected 'epoll' or 'dotnet'.");
+            error = $"The environment variable {EngineVariable} is '{setting}': expected 'epoll' (the default on Linux) or 'dotnet'.";
         }
 
         return EpollInterop.IsSupported;

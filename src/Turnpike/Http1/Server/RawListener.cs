@@ -59,6 +59,7 @@ internal sealed partial class RawListener : IAsyncDisposable
     /// <summary>Binds <paramref name="endpoint"/> and starts accepting.</summary>
     public static RawListener Start(IPEndPoint endpoint, RawListenerOptions options)
     {
+        SocketEngine.Validate();
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -79,7 +80,7 @@ internal sealed partial class RawListener : IAsyncDisposable
 
         var listener = new RawListener(options, socket);
         listener._acceptLoop = listener.AcceptLoopAsync();
-        LogStarted(options.Logger, options.Name, listener.LocalEndPoint);
+        LogStarted(options.Logger, options.Name, listener.LocalEndPoint, SocketEngine.Name);
         return listener;
     }
 
@@ -220,8 +221,8 @@ internal sealed partial class RawListener : IAsyncDisposable
         await _heartbeat.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(123, LogLevel.Information, "Raw HTTP/1.1 listener {Name} accepting on {EndPoint}")]
-    private static partial void LogStarted(ILogger logger, string name, IPEndPoint endPoint);
+    [LoggerMessage(123, LogLevel.Information, "Raw HTTP/1.1 listener {Name} accepting on {EndPoint} (socket engine: {SocketEngine})")]
+    private static partial void LogStarted(ILogger logger, string name, IPEndPoint endPoint, string socketEngine);
 
     [LoggerMessage(124, LogLevel.Warning, "Raw listener {Name}: accept failed ({Error})")]
     private static partial void LogAcceptFailed(ILogger logger, string name, SocketError error);
