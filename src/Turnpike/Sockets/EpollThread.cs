@@ -28,7 +28,7 @@ internal sealed unsafe class EpollThread
     {
         Index = index;
         _epoll = EpollInterop.Create();
-        var thread = new Thread(Loop) { IsBackground = true, Name = $"Turnpike epoll #{index}" };
+        var thread = new Thread(Loop) { IsBackground = true, Name = $"Epoll engine #{index}" };
         thread.UnsafeStart();
     }
 
