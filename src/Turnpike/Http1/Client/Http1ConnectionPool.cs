@@ -19,6 +19,7 @@ internal sealed class Http1ConnectionPool : IDisposable
 
     public Http1ConnectionPool(UpstreamHttpConfig http, bool resolvesNames, UpstreamConnector connector, TimeProvider time)
     {
+        Sockets.SocketEngine.Validate();
         Http = http;
         Connector = connector;
         Time = time;

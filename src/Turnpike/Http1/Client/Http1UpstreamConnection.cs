@@ -4,6 +4,7 @@ using System.Net.Http;
 using System.Net.Sockets;
 using System.Runtime.CompilerServices;
 using System.Text;
+using Turnpike.Sockets;
 
 namespace Turnpike.Http1.Client;
 
@@ -28,6 +29,7 @@ internal sealed class Http1UpstreamConnection
 
     private readonly Http1DestinationPool _pool;
     private Socket? _socket;
+    private EpollChannel? _channel;
     private byte[] _read = [];
     private byte[] _write = [];
     private int _readSize = InitialReadBufferSize;
@@ -95,6 +97,14 @@ internal sealed class Http1UpstreamConnection
         Stream stream;
         try
         {
+            if (SocketEngine.UseEpoll)
+            {
+                // On the epoll engine (on the calling engine thread when there is one: the client connection's).
+                _channel = await _pool.Cluster.Connector.ConnectEpollAsync(_pool.Host, _pool.Port, connect.Token).ConfigureAwait(false);
+                _socket = _channel.Socket.Socket;
+                return;
+            }
+
             stream = await _pool.Cluster.Connector.ConnectAsync(_pool.Host, _pool.Port, connect.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (!cancellationToken.IsCancellationRequested)
@@ -266,7 +276,10 @@ internal sealed class Http1UpstreamConnection
 
     public ValueTask SendWrittenAsync(CancellationToken cancellationToken) => SendAsync(_write.AsMemory(0, _writeLength), cancellationToken);
 
-    public async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    public ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
+        _channel is { } channel ? channel.SendAsync(data, cancellationToken) : SendOnSocketAsync(data, cancellationToken);
+
+    private async ValueTask SendOnSocketAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
     {
         var socket = _socket!;
         while (!data.IsEmpty)
@@ -329,7 +342,8 @@ internal sealed class Http1UpstreamConnection
         }
 
         var space = _read.Length - _readEnd;
-        var pending = _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
+        var pending = _channel is { } channel ? channel.ReceiveAsync(_read.AsMemory(_readEnd), cancellationToken)
+            : _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
         return pending.IsCompletedSuccessfully ? new ValueTask<int>(Received(pending.Result, space)) : AwaitReceive(pending, space);
     }
 
@@ -427,6 +441,8 @@ internal sealed class Http1UpstreamConnection
         catch (ObjectDisposedException)
         {
         }
+
+        _channel?.Close();
 
         _activity.Dispose();
         Parser.Dispose();

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Connections;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Turnpike.ConnectionLimits;
+using Turnpike.Sockets;
 
 namespace Turnpike.Http1.Server;
 
@@ -21,6 +22,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     private readonly RawListener _listener;
     private readonly RawListenerOptions _options;
     private readonly Socket _socket;
+    private readonly EpollSocket? _epoll;
     private readonly RawSocketReader _input;
     private readonly RawSocketWriter _output;
     private readonly IpEntry? _ipEntry;
@@ -40,14 +42,16 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     /// <param name="socket">The accepted socket: read and written by this connection's own
     /// <see cref="RawSocketReader"/> and <see cref="RawSocketWriter"/> (pooled buffers held only while in use, wire
     /// bytes counted into <see cref="RawListenerOptions.Bytes"/> when metrics are exported).</param>
-    public RawConnection(RawListener listener, Socket socket, IpEntry? ipEntry, long id)
+    /// <param name="epoll">The socket registered with the epoll engine (<see cref="SocketEngine"/>); null: .NET's socket engine.</param>
+    public RawConnection(RawListener listener, Socket socket, EpollSocket? epoll, IpEntry? ipEntry, long id)
     {
         _listener = listener;
         _options = listener.Options;
         _socket = socket;
+        _epoll = epoll;
         _ipEntry = ipEntry;
-        _input = new RawSocketReader(socket, _options.Bytes, _options.InlineScheduling);
-        _output = new RawSocketWriter(socket, _options.Bytes, _options.InlineScheduling);
+        _input = new RawSocketReader(socket, epoll, _options.Bytes, _options.InlineScheduling);
+        _output = new RawSocketWriter(socket, epoll, _options.Bytes, _options.InlineScheduling);
         _parser = new Http1RequestParser(_options.Limits);
         _chunked = new ChunkedDecoder(_options.Limits with { MaxBodySize = long.MaxValue }, requestSide: true);
         _connectionId = FormatConnectionId(id);
@@ -298,6 +302,9 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
 
         _socket.Dispose();
+
+        // Off the epoll engine (after the close: a call made meanwhile finds the handle closed); pending operations end as aborted.
+        _epoll?.Close();
     }
 
     private static string FormatConnectionId(long id)

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using Microsoft.Extensions.Logging;
 using Turnpike.Observability;
 using Turnpike.ConnectionLimits;
+using Turnpike.Sockets;
 
 namespace Turnpike.Http1.Server;
 
@@ -58,6 +59,7 @@ internal sealed partial class RawListener : IAsyncDisposable
     /// <summary>Binds <paramref name="endpoint"/> and starts accepting.</summary>
     public static RawListener Start(IPEndPoint endpoint, RawListenerOptions options)
     {
+        SocketEngine.Validate();
         var socket = new Socket(endpoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
         try
         {
@@ -78,7 +80,7 @@ internal sealed partial class RawListener : IAsyncDisposable
 
         var listener = new RawListener(options, socket);
         listener._acceptLoop = listener.AcceptLoopAsync();
-        LogStarted(options.Logger, options.Name, listener.LocalEndPoint);
+        LogStarted(options.Logger, options.Name, listener.LocalEndPoint, SocketEngine.Name);
         return listener;
     }
 
@@ -119,7 +121,23 @@ internal sealed partial class RawListener : IAsyncDisposable
             }
 
             accepted.NoDelay = true;
-            var connection = new RawConnection(this, accepted, entry, Interlocked.Increment(ref _nextConnectionId));
+            EpollSocket? epoll = null;
+            if (SocketEngine.UseEpoll)
+            {
+                try
+                {
+                    epoll = SocketEngine.Register(accepted);
+                }
+                catch (SocketException ex)
+                {
+                    LogAcceptFailed(Options.Logger, Options.Name, ex.SocketErrorCode);
+                    limiter?.Release(entry);
+                    accepted.Dispose();
+                    continue;
+                }
+            }
+
+            var connection = new RawConnection(this, accepted, epoll, entry, Interlocked.Increment(ref _nextConnectionId));
             _connections.TryAdd(connection, 0);
             if (_stopping)
             {
@@ -203,8 +221,8 @@ internal sealed partial class RawListener : IAsyncDisposable
         await _heartbeat.DisposeAsync().ConfigureAwait(false);
     }
 
-    [LoggerMessage(123, LogLevel.Information, "Raw HTTP/1.1 listener {Name} accepting on {EndPoint}")]
-    private static partial void LogStarted(ILogger logger, string name, IPEndPoint endPoint);
+    [LoggerMessage(123, LogLevel.Information, "Raw HTTP/1.1 listener {Name} accepting on {EndPoint} (socket engine: {SocketEngine})")]
+    private static partial void LogStarted(ILogger logger, string name, IPEndPoint endPoint, string socketEngine);
 
     [LoggerMessage(124, LogLevel.Warning, "Raw listener {Name}: accept failed ({Error})")]
     private static partial void LogAcceptFailed(ILogger logger, string name, SocketError error);

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Turnpike.Observability;
+using Turnpike.Sockets;
 
 namespace Turnpike.Http1.Server;
 
@@ -23,8 +24,13 @@ namespace Turnpike.Http1.Server;
 /// thread (inline completions) and completes the waiting read there. Hand-offs are one <see cref="Interlocked"/>
 /// exchange each (a receive in flight, a reader waiting).
 /// </para>
+/// <para>
+/// Socket engine: the epoll engine (<see cref="EpollSocket"/>) when the connection has one — a receive after one that
+/// drained the socket waits for the next edge without a system call, so the zero-byte wait and the disconnect watch
+/// cost none — else .NET's <see cref="Socket.ReceiveAsync(SocketAsyncEventArgs)"/>.
+/// </para>
 /// </summary>
-internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
+internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>, IEpollReceiveCompletion
 {
     /// <summary>First buffer size: a typical request head fits.</summary>
     private const int InitialBufferSize = 4096;
@@ -33,8 +39,10 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
     private const int MaxBufferSize = 1024 * 1024;
 
     private readonly Socket _socket;
-    private readonly SocketAsyncEventArgs _args;
+    private readonly EpollSocket? _epoll;
+    private readonly SocketAsyncEventArgs? _args;
     private readonly ListenerByteCounters? _counters;
+    private int _epollResult;
     private ManualResetValueTaskSourceCore<ReadResult> _source;
     private CancellationTokenRegistration _registration;
     private CancellationToken _waitToken;
@@ -52,11 +60,19 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
     private int _cancelNext; // CancelPendingRead with no read waiting: the next read returns cancelled
     private volatile bool _completed;
 
-    public RawSocketReader(Socket socket, ListenerByteCounters? counters, bool inlineContinuations)
+    /// <param name="epoll">The socket on the epoll engine; null: .NET's socket engine.</param>
+    public RawSocketReader(Socket socket, EpollSocket? epoll, ListenerByteCounters? counters, bool inlineContinuations)
     {
         _socket = socket;
+        _epoll = epoll;
         _counters = counters;
         _source.RunContinuationsAsynchronously = !inlineContinuations;
+        if (epoll is not null)
+        {
+            epoll.SetReceiver(this);
+            return;
+        }
+
         _args = new SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true);
         _args.Completed += static (_, args) => ((RawSocketReader)args.UserToken!).OnReceiveCompleted();
         _args.UserToken = this;
@@ -189,8 +205,14 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
         if (Volatile.Read(ref _receiving) == 0)
         {
             ReturnBuffer();
-            _args.Dispose();
+            _args?.Dispose();
         }
+    }
+
+    void IEpollReceiveCompletion.OnReceiveCompleted(int result)
+    {
+        _epollResult = result;
+        OnReceiveCompleted();
     }
 
     ReadResult IValueTaskSource<ReadResult>.GetResult(short token) => _source.GetResult(token);
@@ -226,10 +248,11 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
         while (!_completed)
         {
             var buffer = _buffer;
+            Memory<byte> target;
             if (buffer is null)
             {
                 _zeroByte = true;
-                _args.SetBuffer(Memory<byte>.Empty);
+                target = Memory<byte>.Empty;
             }
             else
             {
@@ -246,18 +269,27 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
                 }
 
                 _zeroByte = false;
-                _args.SetBuffer(buffer, _end, buffer.Length - _end);
+                target = buffer.AsMemory(_end, buffer.Length - _end);
             }
 
             bool pending;
-            try
+            if (_epoll is not null)
             {
-                pending = _socket.ReceiveAsync(_args);
+                _epollResult = _epoll.Receive(target);
+                pending = _epollResult == EpollSocket.Pending;
             }
-            catch (ObjectDisposedException)
+            else
             {
-                _error = new ConnectionAbortedException("The connection was aborted.");
-                return false;
+                try
+                {
+                    _args!.SetBuffer(target);
+                    pending = _socket.ReceiveAsync(_args);
+                }
+                catch (ObjectDisposedException)
+                {
+                    _error = new ConnectionAbortedException("The connection was aborted.");
+                    return false;
+                }
             }
 
             if (pending)
@@ -278,11 +310,26 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
     /// <summary>A completed receive. True: only the zero-byte wait completed, receive the data next.</summary>
     private bool ProcessReceive()
     {
-        var error = _args.SocketError;
-        if (error != SocketError.Success)
+        int n;
+        if (_epoll is not null)
         {
-            _error = SocketFailure.From(error, "Receive");
-            return false;
+            n = _epollResult;
+            if (n < 0)
+            {
+                _error = SocketFailure.From(n == EpollSocket.Canceled ? SocketError.OperationAborted : SocketErrors.FromErrno(-n), "Receive");
+                return false;
+            }
+        }
+        else
+        {
+            var error = _args!.SocketError;
+            if (error != SocketError.Success)
+            {
+                _error = SocketFailure.From(error, "Receive");
+                return false;
+            }
+
+            n = _args.BytesTransferred;
         }
 
         if (_zeroByte)
@@ -292,7 +339,6 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
             return true;
         }
 
-        int n = _args.BytesTransferred;
         if (n == 0)
         {
             _fin = true;
@@ -340,7 +386,7 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
         if (_completed)
         {
             ReturnBuffer();
-            _args.Dispose();
+            _args?.Dispose();
         }
 
         if (Interlocked.Exchange(ref _waiting, 0) == 1)

@@ -4,6 +4,7 @@ using System.Net.Sockets;
 using System.Threading.Tasks.Sources;
 using Microsoft.AspNetCore.Connections;
 using Turnpike.Observability;
+using Turnpike.Sockets;
 
 namespace Turnpike.Http1.Server;
 
@@ -16,8 +17,12 @@ namespace Turnpike.Http1.Server;
 /// One writer at a time, and no write while a flush is in flight (the connection awaits every flush). Bodies larger
 /// than <see cref="DirectSendThreshold"/> go out from the caller's memory without the copy (<see cref="WriteAsync"/>).
 /// </para>
+/// <para>
+/// Socket engine: the epoll engine (<see cref="EpollSocket"/>: a short send waits for EPOLLOUT without another call)
+/// when the connection has one, else .NET's <see cref="Socket.SendAsync(SocketAsyncEventArgs)"/>.
+/// </para>
 /// </summary>
-internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult>
+internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult>, IEpollSendCompletion
 {
     /// <summary>Body writes of at least this size are sent from the caller's memory (after what is buffered).</summary>
     public const int DirectSendThreshold = 16 * 1024;
@@ -25,8 +30,10 @@ internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult
     private const int InitialBufferSize = 4096;
 
     private readonly Socket _socket;
-    private readonly SocketAsyncEventArgs _args;
+    private readonly EpollSocket? _epoll;
+    private readonly SocketAsyncEventArgs? _args;
     private readonly ListenerByteCounters? _counters;
+    private int _epollResult;
     private ManualResetValueTaskSourceCore<FlushResult> _source;
 
     private byte[]? _buffer;
@@ -39,11 +46,19 @@ internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult
     private Exception? _error;
     private volatile bool _completed;
 
-    public RawSocketWriter(Socket socket, ListenerByteCounters? counters, bool inlineContinuations)
+    /// <param name="epoll">The socket on the epoll engine; null: .NET's socket engine.</param>
+    public RawSocketWriter(Socket socket, EpollSocket? epoll, ListenerByteCounters? counters, bool inlineContinuations)
     {
         _socket = socket;
+        _epoll = epoll;
         _counters = counters;
         _source.RunContinuationsAsynchronously = !inlineContinuations;
+        if (epoll is not null)
+        {
+            epoll.SetSender(this);
+            return;
+        }
+
         _args = new SocketAsyncEventArgs(unsafeSuppressExecutionContextFlow: true);
         _args.Completed += static (_, args) => ((RawSocketWriter)args.UserToken!).OnSendCompleted();
         _args.UserToken = this;
@@ -117,8 +132,14 @@ internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult
         if (Volatile.Read(ref _sendingFlag) == 0)
         {
             ReturnBuffer();
-            _args.Dispose();
+            _args?.Dispose();
         }
+    }
+
+    void IEpollSendCompletion.OnSendCompleted(int result)
+    {
+        _epollResult = result;
+        OnSendCompleted();
     }
 
     FlushResult IValueTaskSource<FlushResult>.GetResult(short token) => _source.GetResult(token);
@@ -188,16 +209,24 @@ internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult
                 _then = default;
             }
 
-            _args.SetBuffer(System.Runtime.InteropServices.MemoryMarshal.AsMemory(_sending));
             bool pending;
-            try
+            if (_epoll is not null)
             {
-                pending = _socket.SendAsync(_args);
+                _epollResult = _epoll.Send(_sending);
+                pending = _epollResult == EpollSocket.Pending;
             }
-            catch (ObjectDisposedException)
+            else
             {
-                _error = new ConnectionAbortedException("The connection was aborted.");
-                return false;
+                _args!.SetBuffer(System.Runtime.InteropServices.MemoryMarshal.AsMemory(_sending));
+                try
+                {
+                    pending = _socket.SendAsync(_args);
+                }
+                catch (ObjectDisposedException)
+                {
+                    _error = new ConnectionAbortedException("The connection was aborted.");
+                    return false;
+                }
             }
 
             if (pending)
@@ -215,14 +244,28 @@ internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult
     /// <summary>A completed send. False: failed.</summary>
     private bool ProcessSend()
     {
-        var error = _args.SocketError;
-        if (error != SocketError.Success)
+        int n;
+        if (_epoll is not null)
         {
-            _error = SocketFailure.From(error, "Send");
-            return false;
+            n = _epollResult;
+            if (n < 0)
+            {
+                _error = SocketFailure.From(n == EpollSocket.Canceled ? SocketError.OperationAborted : SocketErrors.FromErrno(-n), "Send");
+                return false;
+            }
+        }
+        else
+        {
+            var error = _args!.SocketError;
+            if (error != SocketError.Success)
+            {
+                _error = SocketFailure.From(error, "Send");
+                return false;
+            }
+
+            n = _args.BytesTransferred;
         }
 
-        int n = _args.BytesTransferred;
         _counters?.Sent(n);
         _sending = _sending[n..];
         return true;
@@ -237,7 +280,7 @@ internal sealed class RawSocketWriter : PipeWriter, IValueTaskSource<FlushResult
         ReturnBuffer();
         if (_completed)
         {
-            _args.Dispose();
+            _args?.Dispose();
         }
 
         return _error;

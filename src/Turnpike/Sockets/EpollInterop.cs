@@ -1,0 +1,154 @@
+using System.Runtime.InteropServices;
+
+namespace Turnpike.Sockets;
+
+/// <summary>
+/// The Linux calls of the epoll engine as source-generated P/Invokes (Native AOT safe): epoll_create1, epoll_ctl,
+/// epoll_wait, and recv/send straight to libc (no SafeHandle, shim or errno translation layer in between).
+/// <c>struct epoll_event</c> is packed (12 bytes) on x86-64 and 16 bytes elsewhere: events are read at
+/// <see cref="EventSize"/> strides.
+/// </summary>
+internal static unsafe partial class EpollInterop
+{
+    public const uint EpollIn = 0x001;
+    public const uint EpollOut = 0x004;
+    public const uint EpollErr = 0x008;
+    public const uint EpollHup = 0x010;
+    public const uint EpollRdHup = 0x2000;
+    public const uint EpollEt = 0x80000000;
+    public const int CtlAdd = 1;
+    public const int EAgain = 11;
+    public const int EIntr = 4;
+    public const int EBadF = 9;
+    public const int ECanceled = 125;
+
+    /// <summary>MSG_DONTWAIT | MSG_NOSIGNAL: accepted sockets are blocking at the OS level, and a closed peer must not raise SIGPIPE.</summary>
+    private const int Flags = 0x40 | 0x4000;
+    private const int CloExec = 0x80000;
+    private const string Libc = "libc";
+
+    public static int EventSize { get; } = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
+
+    private static int DataOffset { get; } = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
+
+    /// <summary>True where the engine can run: Linux, and epoll_create1 answers.</summary>
+    public static bool IsSupported { get; } = Probe();
+
+    private static bool Probe()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return false;
+        }
+
+        try
+        {
+            var fd = Create1(CloExec);
+            if (fd < 0)
+            {
+                return false;
+            }
+
+            _ = Close(fd);
+            return true;
+        }
+        catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    public static int Create()
+    {
+        var fd = Create1(CloExec);
+        return fd >= 0 ? fd : throw new InvalidOperationException($"epoll_create1 failed: errno {Marshal.GetLastPInvokeError()}");
+    }
+
+    /// <summary>epoll_ctl(ADD); 0 or errno.</summary>
+    public static int Add(int epfd, int fd, uint events, ulong data)
+    {
+        var ev = stackalloc byte[16];
+        *(uint*)ev = events;
+        *(ulong*)(ev + DataOffset) = data;
+        return Ctl(epfd, CtlAdd, fd, ev) == 0 ? 0 : Marshal.GetLastPInvokeError();
+    }
+
+    /// <summary>Waits (no timeout) for events; the number received, 0 after a signal.</summary>
+    public static int Wait(int epfd, byte* events, int max)
+    {
+        var n = WaitRaw(epfd, events, max, -1);
+        if (n >= 0)
+        {
+            return n;
+        }
+
+        var errno = Marshal.GetLastPInvokeError();
+        return errno == EIntr ? 0 : throw new InvalidOperationException($"epoll_wait failed: errno {errno}");
+    }
+
+    public static uint EventsAt(byte* events, int index) => *(uint*)(events + (index * EventSize));
+
+    public static ulong DataAt(byte* events, int index) => *(ulong*)(events + (index * EventSize) + DataOffset);
+
+    /// <summary>recv(2), never blocking: bytes read (0: end of stream), or −errno (−<see cref="EAgain"/>: drained).</summary>
+    public static int Receive(nint fd, Span<byte> buffer)
+    {
+        fixed (byte* p = buffer)
+        {
+            while (true)
+            {
+                var n = ReceiveRaw((int)fd, p, buffer.Length, Flags);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EIntr)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
+    /// <summary>send(2), never blocking, no SIGPIPE: bytes sent, or −errno (−<see cref="EAgain"/>: the send buffer is full).</summary>
+    public static int Send(nint fd, ReadOnlySpan<byte> data)
+    {
+        fixed (byte* p = data)
+        {
+            while (true)
+            {
+                var n = SendRaw((int)fd, p, data.Length, Flags);
+                if (n >= 0)
+                {
+                    return (int)n;
+                }
+
+                var errno = Marshal.GetLastPInvokeError();
+                if (errno != EIntr)
+                {
+                    return -errno;
+                }
+            }
+        }
+    }
+
+    [LibraryImport(Libc, EntryPoint = "epoll_create1", SetLastError = true)]
+    private static partial int Create1(int flags);
+
+    [LibraryImport(Libc, EntryPoint = "epoll_ctl", SetLastError = true)]
+    private static partial int Ctl(int epfd, int op, int fd, byte* ev);
+
+    [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
+    private static partial int WaitRaw(int epfd, byte* events, int max, int timeoutMs);
+
+    [LibraryImport(Libc, EntryPoint = "send", SetLastError = true)]
+    private static partial nint SendRaw(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
+    private static partial nint ReceiveRaw(int fd, byte* buffer, nint length, int flags);
+
+    [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
+    private static partial int Close(int fd);
+}

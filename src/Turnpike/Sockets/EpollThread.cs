@@ -1,0 +1,121 @@
+using System.Runtime.InteropServices;
+
+namespace Turnpike.Sockets;
+
+/// <summary>
+/// One thread of the epoll engine: its own epoll instance, an <c>epoll_wait</c> loop, and the table of the sockets
+/// registered with it. Each socket is added once (EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET); the event data is the
+/// socket's slot in the table and the generation of that registration, never the fd, so an event of a closed socket
+/// whose fd number (or slot) was reused reaches nobody. Completions run inline on this thread: nothing may block here.
+/// </summary>
+internal sealed unsafe class EpollThread
+{
+    private const int MaxEvents = 256;
+    private const uint Interest = EpollInterop.EpollIn | EpollInterop.EpollOut | EpollInterop.EpollRdHup | EpollInterop.EpollEt;
+
+    [ThreadStatic]
+    private static EpollThread? t_current;
+
+    private readonly int _epoll;
+    private readonly Lock _slotsLock = new();
+    private readonly Stack<int> _free = new();
+    private EpollSocket?[] _slots = new EpollSocket?[256];
+    private int _used;
+    private uint _generation;
+    private int _registered;
+
+    public EpollThread(int index)
+    {
+        Index = index;
+        _epoll = EpollInterop.Create();
+        var thread = new Thread(Loop) { IsBackground = true, Name = $"Epoll engine #{index}" };
+        thread.UnsafeStart();
+    }
+
+    /// <summary>The engine thread the caller runs on, or null.</summary>
+    public static EpollThread? Current => t_current;
+
+    public int Index { get; }
+
+    /// <summary>Sockets registered now (tests: nothing leaks).</summary>
+    public int Registered => Volatile.Read(ref _registered);
+
+    /// <summary>Gives <paramref name="socket"/> a slot and adds its fd to the epoll set (once, edge-triggered).</summary>
+    public void Add(EpollSocket socket)
+    {
+        int slot;
+        uint generation;
+        lock (_slotsLock)
+        {
+            if (!_free.TryPop(out slot))
+            {
+                slot = _used++;
+                if (slot == _slots.Length)
+                {
+                    var bigger = new EpollSocket?[_slots.Length * 2];
+                    Array.Copy(_slots, bigger, _slots.Length);
+                    Volatile.Write(ref _slots, bigger);
+                }
+            }
+
+            generation = ++_generation;
+            socket.Slot = slot;
+            socket.Generation = generation;
+            Volatile.Write(ref _slots[slot], socket);
+        }
+
+        Interlocked.Increment(ref _registered);
+        var error = EpollInterop.Add(_epoll, (int)socket.Fd, Interest, ((ulong)generation << 32) | (uint)slot);
+        if (error != 0)
+        {
+            Remove(socket);
+            throw new System.Net.Sockets.SocketException((int)SocketErrors.FromErrno(error));
+        }
+    }
+
+    /// <summary>Frees the socket's slot (its fd is closed right after: the kernel drops it from the epoll set).</summary>
+    public void Remove(EpollSocket socket)
+    {
+        lock (_slotsLock)
+        {
+            var slots = _slots;
+            if (ReferenceEquals(slots[socket.Slot], socket))
+            {
+                Volatile.Write(ref slots[socket.Slot], null);
+                _free.Push(socket.Slot);
+                Interlocked.Decrement(ref _registered);
+            }
+        }
+    }
+
+    private void Loop()
+    {
+        t_current = this;
+        var events = (byte*)NativeMemory.Alloc((nuint)(EpollInterop.EventSize * MaxEvents));
+        while (true)
+        {
+            var n = EpollInterop.Wait(_epoll, events, MaxEvents);
+            var slots = Volatile.Read(ref _slots);
+            for (var i = 0; i < n; i++)
+            {
+                var data = EpollInterop.DataAt(events, i);
+                var slot = (int)(uint)data;
+                if ((uint)slot >= (uint)slots.Length)
+                {
+                    // Registered after this batch's table was read: read it again.
+                    slots = Volatile.Read(ref _slots);
+                    if ((uint)slot >= (uint)slots.Length)
+                    {
+                        continue;
+                    }
+                }
+
+                var socket = Volatile.Read(ref slots[slot]);
+                if (socket is not null && socket.Generation == (uint)(data >> 32))
+                {
+                    socket.OnEvents(EpollInterop.EventsAt(events, i));
+                }
+            }
+        }
+    }
+}
