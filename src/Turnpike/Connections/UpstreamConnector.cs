@@ -27,11 +27,24 @@ internal sealed partial class UpstreamConnector(DnsCache dns, bool noDelay, ILog
 
     /// <param name="host">A host name, or an IP literal (IPv6 with or without brackets), which bypasses the cache.</param>
     internal ValueTask<Stream> ConnectAsync(string host, int port, CancellationToken cancellationToken) =>
-        IPAddress.TryParse(host, out var address)
-            ? ConnectToAddressAsync(address, port, cancellationToken)
-            : ConnectToHostAsync(host, port, cancellationToken);
+        ConnectAsync(host, port, s_connectStream, cancellationToken);
 
-    private async ValueTask<Stream> ConnectToHostAsync(string host, int port, CancellationToken cancellationToken)
+    /// <summary>.NET's socket engine: a connected <see cref="NetworkStream"/> that owns the socket.</summary>
+    private static readonly Func<Socket, IPEndPoint, CancellationToken, ValueTask<Stream>> s_connectStream =
+        static async (socket, endPoint, cancellationToken) =>
+        {
+            await socket.ConnectAsync(endPoint, cancellationToken).ConfigureAwait(false);
+            return new NetworkStream(socket, ownsSocket: true);
+        };
+
+    /// <summary>Resolves <paramref name="host"/> (an IP literal connects directly) and connects one address after
+    /// another with <paramref name="connect"/> until one answers.</summary>
+    private ValueTask<T> ConnectAsync<T>(string host, int port, Func<Socket, IPEndPoint, CancellationToken, ValueTask<T>> connect, CancellationToken cancellationToken) =>
+        IPAddress.TryParse(host, out var address)
+            ? ConnectToAddressAsync(address, port, connect, cancellationToken)
+            : ConnectToHostAsync(host, port, connect, cancellationToken);
+
+    private async ValueTask<T> ConnectToHostAsync<T>(string host, int port, Func<Socket, IPEndPoint, CancellationToken, ValueTask<T>> connect, CancellationToken cancellationToken)
     {
         var (addresses, start) = await dns.ResolveAsync(host, cancellationToken).ConfigureAwait(false);
         for (var i = 0; ; i++)
@@ -39,7 +52,7 @@ internal sealed partial class UpstreamConnector(DnsCache dns, bool noDelay, ILog
             var address = addresses[(start + i) % addresses.Length];
             try
             {
-                return await ConnectToAddressAsync(address, port, cancellationToken).ConfigureAwait(false);
+                return await ConnectToAddressAsync(address, port, connect, cancellationToken).ConfigureAwait(false);
             }
             catch (SocketException ex) when (i + 1 < addresses.Length && !cancellationToken.IsCancellationRequested)
             {
@@ -49,7 +62,7 @@ internal sealed partial class UpstreamConnector(DnsCache dns, bool noDelay, ILog
         }
     }
 
-    private async ValueTask<Stream> ConnectToAddressAsync(IPAddress address, int port, CancellationToken cancellationToken)
+    private async ValueTask<T> ConnectToAddressAsync<T>(IPAddress address, int port, Func<Socket, IPEndPoint, CancellationToken, ValueTask<T>> connect, CancellationToken cancellationToken)
     {
         if (address.IsIPv4MappedToIPv6)
         {
@@ -61,8 +74,7 @@ internal sealed partial class UpstreamConnector(DnsCache dns, bool noDelay, ILog
         try
         {
             socket = new Socket(address.AddressFamily, SocketType.Stream, ProtocolType.Tcp) { NoDelay = noDelay };
-            await socket.ConnectAsync(new IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
-            return new NetworkStream(socket, ownsSocket: true);
+            return await connect(socket, new IPEndPoint(address, port), cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException && cancellationToken.IsCancellationRequested)
         {
