@@ -119,6 +119,28 @@ internal sealed class EpollSocket
         }
     }
 
+    /// <summary>
+    /// As <see cref="Receive"/>, but never waits: <see cref="Pending"/> when nothing can be read now, and then nothing
+    /// is parked (the owner waits with an empty buffer instead, holding no memory: an edge counted before a receive
+    /// drained the socket wakes a zero-byte wait that finds nothing).
+    /// </summary>
+    public int TryReceive(Memory<byte> buffer)
+    {
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            return -EpollInterop.ECanceled;
+        }
+
+        var edges = Volatile.Read(ref _readEdges);
+        if (edges == _readDrainedAt)
+        {
+            return Pending;
+        }
+
+        var n = ReceiveNow(buffer.Span, edges);
+        return n == -EpollInterop.EAgain ? Pending : n;
+    }
+
     /// <summary>Sends from <paramref name="data"/> (an empty one only waits until writable). Bytes sent (possibly fewer), −errno, or <see cref="Pending"/>.</summary>
     public int Send(ReadOnlyMemory<byte> data)
     {

@@ -273,7 +273,20 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
             }
 
             bool pending;
-            if (_epoll is not null)
+            if (_epoll is not null && !_zeroByte && _start == _end)
+            {
+                // A buffer holding nothing yet (rented after a zero-byte wait): if the wait's edge was a stale one and
+                // nothing is there, give the buffer back and wait without it — an idle connection holds no memory.
+                _epollResult = _epoll.TryReceive(target);
+                if (_epollResult == EpollSocket.Pending)
+                {
+                    ReturnBuffer();
+                    continue;
+                }
+
+                pending = false;
+            }
+            else if (_epoll is not null)
             {
                 _epollResult = _epoll.Receive(target);
                 pending = _epollResult == EpollSocket.Pending;
