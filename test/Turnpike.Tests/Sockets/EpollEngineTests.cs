@@ -16,11 +16,20 @@ public sealed class EpollFactAttribute : FactAttribute
     }
 }
 
+[CollectionDefinition(Name, DisableParallelization = true)]
+public sealed class EpollEngineCollection
+{
+    public const string Name = "Epoll engine: process-wide fd numbers and counts";
+}
+
 /// <summary>
 /// The epoll engine against real loopback TCP sockets: every byte of a send larger than the socket buffers arrives in
 /// order, a peer's FIN and RST are reported, a pending receive ends when cancelled from another thread, a closed
 /// socket whose fd number is reused gets none of the new socket's events, and sockets leave the engine's table.
 /// </summary>
+/// <remarks>Alone in its collection: two tests look at process-wide state (which fd number the kernel hands out next,
+/// the number of open fds and registered sockets), which tests running in parallel would change.</remarks>
+[Collection(EpollEngineCollection.Name)]
 public sealed class EpollEngineTests : IDisposable
 {
     private static readonly TimeSpan Patience = TimeSpan.FromSeconds(10);
