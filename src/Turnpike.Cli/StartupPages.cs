@@ -18,6 +18,7 @@ namespace Turnpike.Cli;
 internal static partial class StartupPages
 {
     private const int MadvPageout = 21;
+    private const int MadvRandom = 1;
 
     /// <summary>What <see cref="Release"/> did.</summary>
     /// <param name="Mappings">Mappings the kernel accepted the advice for.</param>
@@ -53,11 +54,20 @@ internal static partial class StartupPages
 
         int mappings = 0, refused = 0;
         long bytes = 0;
+        var includeWritable = !HasSwap();
+        var writableRandom = Environment.GetEnvironmentVariable("TURNPIKE_PAGEOUT_RANDOM") != "0";
         foreach (var line in lines)
         {
-            if (!TryParseReleasable(line, out var start, out var end))
+            if (!TryParseReleasable(line, includeWritable, out var start, out var end))
             {
                 continue;
+            }
+
+            // Writable (data) mappings: no read-around when their pages are faulted back, so the request path brings back
+            // the 4 KiB pages of type metadata it reads rather than 128 KiB around each (TURNPIKE_PAGEOUT_RANDOM=0: off).
+            if (writableRandom && line.AsSpan().IndexOf(" rw-p ") > 0)
+            {
+                _ = Madvise((nint)start, (nuint)(end - start), MadvRandom);
             }
 
             if (Madvise((nint)start, (nuint)(end - start), MadvPageout) == 0)
@@ -79,7 +89,18 @@ internal static partial class StartupPages
     /// mapping may be paged out: file-backed (a path starting with '/', not "(deleted)"), private ('p') and not
     /// writable. Anonymous memory, stacks, [heap], [vdso] and shared or writable mappings are left alone.
     /// </summary>
-    internal static bool TryParseReleasable(string line, out ulong start, out ulong end)
+    internal static bool TryParseReleasable(string line, out ulong start, out ulong end) =>
+        TryParseReleasable(line, includeWritable: false, out start, out end);
+
+    /// <summary>
+    /// As <see cref="TryParseReleasable(string, out ulong, out ulong)"/>; with <paramref name="includeWritable"/>, private
+    /// writable file mappings too: the executable's data segment, which (built without PIE relocations and without
+    /// dehydration, see Turnpike.Cli.csproj) holds ~7 MiB of type metadata that start-up reads and never writes. A
+    /// page-out drops only its clean (never written) pages; the written ones are anonymous copies that the kernel
+    /// cannot reclaim without swap, so this is used only when the machine has none (<see cref="HasSwap"/>): with swap
+    /// they would be swapped out, and faulting them back would cost the request path a disk read.
+    /// </summary>
+    internal static bool TryParseReleasable(string line, bool includeWritable, out ulong start, out ulong end)
     {
         start = end = 0;
         var span = line.AsSpan();
@@ -98,7 +119,7 @@ internal static partial class StartupPages
         }
 
         var perms = span.Slice(space + 1, 4);
-        if (perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p')
+        if (perms[0] != 'r' || (perms[1] != '-' && !(includeWritable && perms[1] == 'w')) || perms[3] != 'p')
         {
             return false;
         }
@@ -112,6 +133,23 @@ internal static partial class StartupPages
         }
 
         return !span.EndsWith(" (deleted)", StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether any swap area is active (<c>/proc/swaps</c> lists more than its header line); true if unknown.</summary>
+    internal static bool HasSwap()
+    {
+        try
+        {
+            return File.ReadAllLines("/proc/swaps").Length > 1;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return true;
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]
