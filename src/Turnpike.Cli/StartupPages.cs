@@ -10,10 +10,14 @@ namespace Turnpike.Cli;
 /// for the life of the process although the request path uses a fraction of them. <c>madvise(MADV_PAGEOUT)</c> on
 /// the mappings that are private and not writable asks the kernel to reclaim them now, as it would under memory
 /// pressure: clean file pages are dropped, the ones the gateway uses again are faulted back in from the file (page
-/// cache or disk) on their next use, and nothing is lost — writable mappings, anonymous memory and the GC heap are
-/// not touched, and a dirty page in a read-only mapping (relocations) is never discarded by a page-out.
+/// cache or disk) on their next use, and nothing is lost — anonymous memory and the GC heap are not touched, nor
+/// written pages, and a dirty page in a read-only mapping (relocations) is never discarded by a page-out.
+/// On a machine without swap the private writable file mappings are advised too: the executable's data segment holds
+/// ~7 MiB of type metadata (linked without PIE and without dehydration, Turnpike.Cli.csproj) whose never-written pages
+/// are clean file pages; they get <c>MADV_RANDOM</c> first, so the request path faults back the 4 KiB pages it reads
+/// instead of 128 KiB of read-around for each (<c>TURNPIKE_PAGEOUT_RANDOM=0</c>: no MADV_RANDOM).
 /// Linux 5.4 or later; elsewhere, or when the kernel refuses, nothing happens. Off with <c>TURNPIKE_PAGEOUT=0</c>.
-/// Measured in bench/results/NOTES-20261201-aotmem.md.
+/// Measured in bench/results/NOTES-20261201-aotmem.md and NOTES-20261201-aotpeak.md.
 /// </summary>
 internal static partial class StartupPages
 {
@@ -30,7 +34,7 @@ internal static partial class StartupPages
     public static Result ReleaseUnlessDisabled() =>
         Environment.GetEnvironmentVariable("TURNPIKE_PAGEOUT") == "0" ? default : Release();
 
-    /// <summary>Pages out this process's private, not writable, file-backed mappings. Never throws.</summary>
+    /// <summary>Pages out this process's private file-backed mappings (writable ones only without swap). Never throws.</summary>
     public static Result Release()
     {
         if (!OperatingSystem.IsLinux())
