@@ -10,14 +10,19 @@ namespace Turnpike.Cli;
 /// for the life of the process although the request path uses a fraction of them. <c>madvise(MADV_PAGEOUT)</c> on
 /// the mappings that are private and not writable asks the kernel to reclaim them now, as it would under memory
 /// pressure: clean file pages are dropped, the ones the gateway uses again are faulted back in from the file (page
-/// cache or disk) on their next use, and nothing is lost — writable mappings, anonymous memory and the GC heap are
-/// not touched, and a dirty page in a read-only mapping (relocations) is never discarded by a page-out.
+/// cache or disk) on their next use, and nothing is lost — anonymous memory and the GC heap are not touched, nor
+/// written pages, and a dirty page in a read-only mapping (relocations) is never discarded by a page-out.
+/// On a machine without swap the private writable file mappings are advised too: the executable's data segment holds
+/// ~7 MiB of type metadata (linked without PIE and without dehydration, Turnpike.Cli.csproj) whose never-written pages
+/// are clean file pages; they get <c>MADV_RANDOM</c> first, so the request path faults back the 4 KiB pages it reads
+/// instead of 128 KiB of read-around for each (<c>TURNPIKE_PAGEOUT_RANDOM=0</c>: no MADV_RANDOM).
 /// Linux 5.4 or later; elsewhere, or when the kernel refuses, nothing happens. Off with <c>TURNPIKE_PAGEOUT=0</c>.
-/// Measured in bench/results/NOTES-20261201-aotmem.md.
+/// Measured in bench/results/NOTES-20261201-aotmem.md and NOTES-20261201-aotpeak.md.
 /// </summary>
 internal static partial class StartupPages
 {
     private const int MadvPageout = 21;
+    private const int MadvRandom = 1;
 
     /// <summary>What <see cref="Release"/> did.</summary>
     /// <param name="Mappings">Mappings the kernel accepted the advice for.</param>
@@ -29,7 +34,7 @@ internal static partial class StartupPages
     public static Result ReleaseUnlessDisabled() =>
         Environment.GetEnvironmentVariable("TURNPIKE_PAGEOUT") == "0" ? default : Release();
 
-    /// <summary>Pages out this process's private, not writable, file-backed mappings. Never throws.</summary>
+    /// <summary>Pages out this process's private file-backed mappings (writable ones only without swap). Never throws.</summary>
     public static Result Release()
     {
         if (!OperatingSystem.IsLinux())
@@ -53,11 +58,20 @@ internal static partial class StartupPages
 
         int mappings = 0, refused = 0;
         long bytes = 0;
+        var includeWritable = !HasSwap();
+        var writableRandom = Environment.GetEnvironmentVariable("TURNPIKE_PAGEOUT_RANDOM") != "0";
         foreach (var line in lines)
         {
-            if (!TryParseReleasable(line, out var start, out var end))
+            if (!TryParseReleasable(line, includeWritable, out var start, out var end))
             {
                 continue;
+            }
+
+            // Writable (data) mappings: no read-around when their pages are faulted back, so the request path brings back
+            // the 4 KiB pages of type metadata it reads rather than 128 KiB around each (TURNPIKE_PAGEOUT_RANDOM=0: off).
+            if (writableRandom && line.AsSpan().IndexOf(" rw-p ") > 0)
+            {
+                _ = Madvise((nint)start, (nuint)(end - start), MadvRandom);
             }
 
             if (Madvise((nint)start, (nuint)(end - start), MadvPageout) == 0)
@@ -79,7 +93,18 @@ internal static partial class StartupPages
     /// mapping may be paged out: file-backed (a path starting with '/', not "(deleted)"), private ('p') and not
     /// writable. Anonymous memory, stacks, [heap], [vdso] and shared or writable mappings are left alone.
     /// </summary>
-    internal static bool TryParseReleasable(string line, out ulong start, out ulong end)
+    internal static bool TryParseReleasable(string line, out ulong start, out ulong end) =>
+        TryParseReleasable(line, includeWritable: false, out start, out end);
+
+    /// <summary>
+    /// As <see cref="TryParseReleasable(string, out ulong, out ulong)"/>; with <paramref name="includeWritable"/>, private
+    /// writable file mappings too: the executable's data segment, which (built without PIE relocations and without
+    /// dehydration, see Turnpike.Cli.csproj) holds ~7 MiB of type metadata that start-up reads and never writes. A
+    /// page-out drops only its clean (never written) pages; the written ones are anonymous copies that the kernel
+    /// cannot reclaim without swap, so this is used only when the machine has none (<see cref="HasSwap"/>): with swap
+    /// they would be swapped out, and faulting them back would cost the request path a disk read.
+    /// </summary>
+    internal static bool TryParseReleasable(string line, bool includeWritable, out ulong start, out ulong end)
     {
         start = end = 0;
         var span = line.AsSpan();
@@ -98,7 +123,7 @@ internal static partial class StartupPages
         }
 
         var perms = span.Slice(space + 1, 4);
-        if (perms[0] != 'r' || perms[1] != '-' || perms[3] != 'p')
+        if (perms[0] != 'r' || (perms[1] != '-' && !(includeWritable && perms[1] == 'w')) || perms[3] != 'p')
         {
             return false;
         }
@@ -112,6 +137,23 @@ internal static partial class StartupPages
         }
 
         return !span.EndsWith(" (deleted)", StringComparison.Ordinal);
+    }
+
+    /// <summary>Whether any swap area is active (<c>/proc/swaps</c> lists more than its header line); true if unknown.</summary>
+    internal static bool HasSwap()
+    {
+        try
+        {
+            return File.ReadAllLines("/proc/swaps").Length > 1;
+        }
+        catch (IOException)
+        {
+            return true;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return true;
+        }
     }
 
     [LibraryImport("libc", EntryPoint = "madvise", SetLastError = true)]

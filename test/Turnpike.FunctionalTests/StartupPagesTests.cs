@@ -20,6 +20,27 @@ public sealed class StartupPagesTests
     }
 
     [Theory]
+    [InlineData("01938000-0209a000 rw-p 01537000 fe:00 11706448                           /opt/app/turnpike", 0x01938000UL, 0x0209a000UL)] // data segment (no PIE)
+    [InlineData("5623cb92d000-5623cb987000 rw-p 018f4000 fe:00 5375264                    /opt/app/turnpike", 0x5623cb92d000UL, 0x5623cb987000UL)]
+    [InlineData("5623ca061000-5623cad17000 r-xp 00029000 fe:00 5375264                    /opt/app/turnpike", 0x5623ca061000UL, 0x5623cad17000UL)]
+    public void PrivateWritableFileMappingsAreReleasableWhenAsked(string line, ulong start, ulong end)
+    {
+        Assert.True(StartupPages.TryParseReleasable(line, includeWritable: true, out var s, out var e));
+        Assert.Equal(start, s);
+        Assert.Equal(end, e);
+    }
+
+    [Theory]
+    [InlineData("7f0000000000-7f0000010000 rw-p 00000000 00:00 0")] // anonymous
+    [InlineData("7ffd1c1e0000-7ffd1c201000 rw-p 00000000 00:00 0                          [stack]")]
+    [InlineData("7f0000000000-7f0000010000 rw-s 00000000 00:05 7 /dev/shm/something")] // shared: writes reach the file
+    [InlineData("7f0000000000-7f0000010000 rw-p 00000000 08:01 42 /tmp/replaced.so (deleted)")]
+    public void WritableAnonymousSharedOrDeletedMappingsAreLeftAloneEvenWhenAsked(string line)
+    {
+        Assert.False(StartupPages.TryParseReleasable(line, includeWritable: true, out _, out _));
+    }
+
+    [Theory]
     [InlineData("5623cb92d000-5623cb987000 rw-p 018f4000 fe:00 5375264                    /opt/app/turnpike")] // writable data
     [InlineData("7f0000000000-7f0000010000 rwxp 00000000 00:00 0")] // anonymous
     [InlineData("7f0000000000-7f0000010000 r--p 00000000 00:00 0")] // anonymous, read-only (guard, RELRO copies)
