@@ -117,7 +117,21 @@ internal sealed class Http1DestinationPool
     public Http1UpstreamConnection Create()
     {
         Interlocked.Increment(ref _open);
-        return new Http1UpstreamConnection(this);
+        var connection = new Http1UpstreamConnection(this);
+        _all.TryAdd(connection, 0);
+        return connection;
+    }
+
+    /// <summary>Every open connection, idle or busy, for the activity sweep (added on open, removed on close: not per exchange).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Http1UpstreamConnection, byte> _all = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>The activity sweep: cancels the exchanges whose activity timeout expired at <paramref name="now"/>.</summary>
+    internal void CheckActivity(long now)
+    {
+        foreach (var entry in _all)
+        {
+            entry.Key.CheckActivity(now);
+        }
     }
 
     /// <summary>Puts a connection whose exchange ended cleanly back for reuse (or closes it when the pool is full, expired or dropped).</summary>
@@ -152,6 +166,7 @@ internal sealed class Http1DestinationPool
     {
         if (connection.Dispose())
         {
+            _all.TryRemove(connection, out _);
             Interlocked.Decrement(ref _open);
         }
     }

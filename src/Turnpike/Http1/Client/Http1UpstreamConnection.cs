@@ -83,6 +83,49 @@ internal sealed class Http1UpstreamConnection
 
     public CancellationTokenSource Activity => _activity;
 
+    /// <summary>
+    /// When the running exchange's activity timeout expires (a <see cref="TimeProvider"/> timestamp); 0 while no
+    /// exchange runs, <see cref="ActivityFired"/> once the pool's activity sweep has cancelled <see cref="Activity"/>
+    /// for it. A field the sweep reads instead of a timer armed per exchange (timer queue work and its lock per request).
+    /// </summary>
+    private long _activityDeadline;
+
+    private const long ActivityFired = -1;
+
+    /// <summary>Starts (or restarts, after a body read) the activity timeout of the running exchange from <paramref name="now"/>.</summary>
+    public void ArmActivity(long now)
+    {
+        var timeout = _pool.Cluster.ActivityTimeoutTicks;
+        var deadline = timeout == long.MaxValue ? long.MaxValue : now + timeout;
+        var current = Volatile.Read(ref _activityDeadline);
+        if (current != ActivityFired)
+        {
+            // Only the sweep changes a non-zero deadline besides this exchange: a lost race means it fired, and it stays fired.
+            Interlocked.CompareExchange(ref _activityDeadline, deadline, current);
+        }
+    }
+
+    /// <summary>Ends the exchange's activity timeout; false when it fired or <see cref="Activity"/> was cancelled (the connection must not be reused).</summary>
+    public bool DisarmActivity() =>
+        Interlocked.Exchange(ref _activityDeadline, 0) != ActivityFired && !_activity.IsCancellationRequested;
+
+    /// <summary>The activity sweep: cancels the exchange when its deadline passed at <paramref name="now"/>.</summary>
+    internal void CheckActivity(long now)
+    {
+        var deadline = Volatile.Read(ref _activityDeadline);
+        if (deadline > 0 && now >= deadline && Interlocked.CompareExchange(ref _activityDeadline, ActivityFired, deadline) == deadline)
+        {
+            try
+            {
+                _activity.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed meanwhile.
+            }
+        }
+    }
+
     public ReadOnlySpan<byte> Buffered => _read.AsSpan(_readStart, _readEnd - _readStart);
 
     public int BufferedCount => _readEnd - _readStart;
@@ -305,7 +348,10 @@ internal sealed class Http1UpstreamConnection
 
     // ---- reading -----------------------------------------------------------------------------------------------
 
-    /// <summary>Reads more bytes after the buffered ones; 0 at end of stream. Grows the buffer up to <paramref name="maxBuffered"/>.</summary>
+    /// <summary>
+    /// Starts reading more bytes after the buffered ones (pass the awaited result to <see cref="Received"/>); 0 at end
+    /// of stream. Grows the buffer up to <paramref name="maxBuffered"/>.
+    /// </summary>
     public ValueTask<int> ReceiveAsync(int maxBuffered, CancellationToken cancellationToken)
     {
         if (_readStart == _readEnd)
@@ -342,19 +388,28 @@ internal sealed class Http1UpstreamConnection
         }
 
         var space = _read.Length - _readEnd;
-        var pending = _channel is { } channel ? channel.ReceiveAsync(_read.AsMemory(_readEnd), cancellationToken)
+        _receiveSpace = space;
+        return _channel is { } channel ? channel.ReceiveAsync(_read.AsMemory(_readEnd), cancellationToken)
             : _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
-        return pending.IsCompletedSuccessfully ? new ValueTask<int>(Received(pending.Result, space)) : AwaitReceive(pending, space);
     }
 
-    /// <remarks>Pooled: waiting for the upstream's answer (every request) allocates nothing.</remarks>
-    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private async ValueTask<int> AwaitReceive(ValueTask<int> pending, int space) => Received(await pending.ConfigureAwait(false), space);
+    /// <summary>Room the pending receive was given (for <see cref="Received"/>).</summary>
+    private int _receiveSpace;
 
-    private int Received(int read, int space)
+    /// <summary>
+    /// Must be called with the result of every <see cref="ReceiveAsync"/> (which only starts the socket read, so the
+    /// caller awaits the socket itself: no extra suspended async level per response): counts the bytes in.
+    /// Returns <paramref name="read"/>: 0 at end of stream, -1 when the buffer is full at the caller's limit.
+    /// </summary>
+    public int Received(int read)
     {
+        if (read <= 0)
+        {
+            return read;
+        }
+
         _readEnd += read;
-        if (read == space && _readSize < ReadBufferSize)
+        if (read == _receiveSpace && _readSize < ReadBufferSize)
         {
             _readSize = ReadBufferSize; // the upstream had more than the buffer held: bigger reads from the next one on
         }
