@@ -88,6 +88,9 @@ internal sealed class Http1ConnectionPool : IDisposable
     /// <summary>Buffer bytes held by idle connections over all destinations (for tests and diagnostics; 0 by design).</summary>
     public long IdleBufferBytes => Sum(static pool => pool.IdleBufferBytes);
 
+    /// <summary>Buffer bytes held by all open connections, busy or idle (tests: a connection waiting for its answer holds none on the epoll engine).</summary>
+    public long BufferBytes => Sum(static pool => pool.BufferBytes);
+
     private long Sum(Func<Http1DestinationPool, long> value)
     {
         long total = 0;

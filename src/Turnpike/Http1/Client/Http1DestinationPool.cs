@@ -125,6 +125,21 @@ internal sealed class Http1DestinationPool
     /// <summary>Every open connection, idle or busy, for the activity sweep (added on open, removed on close: not per exchange).</summary>
     private readonly System.Collections.Concurrent.ConcurrentDictionary<Http1UpstreamConnection, byte> _all = new(ReferenceEqualityComparer.Instance);
 
+    /// <summary>Buffer bytes held by every open connection, busy or idle, now (diagnostics and tests).</summary>
+    public long BufferBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var entry in _all)
+            {
+                total += entry.Key.BufferBytes;
+            }
+
+            return total;
+        }
+    }
+
     /// <summary>The activity sweep: cancels the exchanges whose activity timeout expired at <paramref name="now"/>.</summary>
     internal void CheckActivity(long now)
     {

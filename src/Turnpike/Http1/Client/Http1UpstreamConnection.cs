@@ -354,9 +354,19 @@ internal sealed class Http1UpstreamConnection
     /// </summary>
     public ValueTask<int> ReceiveAsync(int maxBuffered, CancellationToken cancellationToken)
     {
+        _waitedReadable = false;
         if (_readStart == _readEnd)
         {
             _readStart = _readEnd = 0;
+            if (_channel is { } readable && _read.Length == 0)
+            {
+                // Epoll engine, nothing buffered and no buffer held (the wait for the upstream's answer): wait for
+                // readability with an empty buffer, so a thousand connections waiting hold no memory; the buffer is
+                // rented and filled by Received, with the one recv the socket needs anyway (no extra call).
+                _waitedReadable = true;
+                return readable.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
+            }
+
             if (_read.Length < _readSize)
             {
                 // First receive of an exchange (the buffer went back while idle), or this upstream's answers outgrew it.
@@ -396,6 +406,45 @@ internal sealed class Http1UpstreamConnection
     /// <summary>Room the pending receive was given (for <see cref="Received"/>).</summary>
     private int _receiveSpace;
 
+    /// <summary>The pending receive was a zero-byte wait for readability (epoll engine): <see cref="Received"/> reads.</summary>
+    private bool _waitedReadable;
+
+    /// <summary>What <see cref="Received"/> returns when a readability wait found nothing to read after all (a stale edge): receive again.</summary>
+    internal const int NotReadable = int.MinValue;
+
+    /// <summary>After a zero-byte wait: rents the read buffer and receives without ever parking (a stale edge gives the buffer back).</summary>
+    private int ReceiveReadable()
+    {
+        _read = ArrayPool<byte>.Shared.Rent(_readSize);
+        _receiveSpace = _read.Length;
+        var result = _channel!.Socket.TryReceive(_read);
+        if (result >= 0)
+        {
+            return result;
+        }
+
+        ReturnBuffer(ref _read);
+        if (result == EpollSocket.Pending)
+        {
+            return NotReadable;
+        }
+
+        throw new SocketException((int)SocketErrors.FromErrno(-result));
+    }
+
+    /// <summary>
+    /// At the end of an exchange whose response was read whole (epoll engine): the read buffer goes back, so a
+    /// connection holds one only from the moment its answer is readable until it is relayed.
+    /// </summary>
+    public void ReleaseReadBufferIfEmpty()
+    {
+        if (_channel is not null && _readStart == _readEnd)
+        {
+            _readStart = _readEnd = 0;
+            ReturnBuffer(ref _read);
+        }
+    }
+
     /// <summary>
     /// Must be called with the result of every <see cref="ReceiveAsync"/> (which only starts the socket read, so the
     /// caller awaits the socket itself: no extra suspended async level per response): counts the bytes in.
@@ -403,6 +452,12 @@ internal sealed class Http1UpstreamConnection
     /// </summary>
     public int Received(int read)
     {
+        if (_waitedReadable)
+        {
+            _waitedReadable = false;
+            read = ReceiveReadable();
+        }
+
         if (read <= 0)
         {
             return read;

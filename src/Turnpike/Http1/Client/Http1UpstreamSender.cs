@@ -291,6 +291,11 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                             goto Ended;
                         }
 
+                        if (read == Http1UpstreamConnection.NotReadable)
+                        {
+                            continue; // woken by a stale edge: wait again (without a buffer)
+                        }
+
                         if (read == 0)
                         {
                             outcome = mayRetry && !received ? Outcome.RetryOnNewConnection
@@ -406,6 +411,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 abortRegistration.Dispose();
                 if (connection.DisarmActivity() && reusable && connection.BufferedCount == 0)
                 {
+                    connection.ReleaseReadBufferIfEmpty();
                     connection.Exchanges++;
                     pool.Return(connection);
                 }
