@@ -79,6 +79,8 @@ internal static class Http1DirectPath
     /// <summary>0 for a field forwarded as is, else one of <see cref="IsExcluded"/>, <see cref="IsContent"/>, <see cref="IsReplaced"/>.</summary>
     private static byte ClassOf(string name) => Classes.TryGetValue(name, out var value) ? value : (byte)0;
 
+    private static readonly Func<string, byte> Classify = ClassOf;
+
     /// <summary>Whether this request's head can be written directly with the same bytes as the transformer path.</summary>
     public static bool CanWrite(HttpContext context, bool hasBody)
     {
@@ -268,8 +270,7 @@ internal static class Http1DirectPath
         Span<byte> classes = count <= 64 ? stackalloc byte[count] : new byte[count];
         for (var i = 0; i < count; i++)
         {
-            var name = connection.HeaderName(i);
-            var kind = ClassOf(name);
+            var kind = connection.HeaderClass(i, Classify);
             classes[i] = kind == IsExcluded ? FieldSkipped : kind == IsContent ? FieldContent : FieldOwn;
         }
 

@@ -498,10 +498,44 @@ internal sealed class Http1UpstreamConnection
         {
             Array.Resize(ref _names, _names.Length * 2);
             Array.Resize(ref _values, _values.Length * 2);
+            var classes = CreateClasses(_names.Length);
+            _classes.CopyTo(classes, 0);
+            _classes = classes;
         }
 
-        Reuse(ref _names[i], name);
+        var previous = _names[i];
+        if (!ReferenceEquals(previous, Reuse(ref _names[i], name)))
+        {
+            _classes[i] = UnknownClass; // another name at this position than last time: classified again when asked
+        }
+
         Reuse(ref _values[i], value);
+    }
+
+    private byte[] _classes = CreateClasses(16);
+
+    private const byte UnknownClass = byte.MaxValue;
+
+    private static byte[] CreateClasses(int length)
+    {
+        var classes = new byte[length];
+        classes.AsSpan().Fill(UnknownClass);
+        return classes;
+    }
+
+    /// <summary>
+    /// The class the direct path gave field <paramref name="index"/>'s name (cached with the reused name string, so an
+    /// upstream that sends the same fields every time costs no lookup), computed by <paramref name="classify"/> when new.
+    /// </summary>
+    public byte HeaderClass(int index, Func<string, byte> classify)
+    {
+        var value = _classes[index];
+        if (value == UnknownClass)
+        {
+            value = _classes[index] = classify(_names[index]!);
+        }
+
+        return value;
     }
 
     /// <summary>Header fields of the response just parsed (interim answers excluded), as strings reused across responses.</summary>

@@ -87,14 +87,16 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     /// <summary>A connection for the request, then the exchange: directly on the direct path, after the route's request transform otherwise.</summary>
     private static ValueTask<UpstreamResult> ForwardAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
     {
-        var connection = pool.Rent();
+        // One clock read for the pool's expiry checks and the start of the exchange's activity timeout.
+        var now = pool.Cluster.Time.GetTimestamp();
+        var connection = pool.Rent(now);
         var reused = connection is not null;
         connection ??= pool.Create();
         var hasBody = HasBody(context);
         if (directEligible && Http1DirectPath.CanWrite(context, hasBody))
         {
             connection.PrepareDirect(hasBody);
-            return ExchangeAsync(context, transformer, null, connection, reused, cancellationToken);
+            return ExchangeAsync(context, transformer, null, connection, reused, cancellationToken, now);
         }
 
         return TransformThenExchangeAsync(context, transformer, pool, connection, reused, hasBody, cancellationToken);
@@ -189,7 +191,8 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     /// awaiting the socket itself. Each connection is returned or closed before its attempt ends.
     /// </summary>
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private static async ValueTask<UpstreamResult> ExchangeAsync(HttpContext context, HttpTransformer transformer, HttpRequestMessage? proxyRequest, Http1UpstreamConnection connection, bool reused, CancellationToken cancellationToken)
+    /// <param name="started">The timestamp the exchange starts at (0: read the clock).</param>
+    private static async ValueTask<UpstreamResult> ExchangeAsync(HttpContext context, HttpTransformer transformer, HttpRequestMessage? proxyRequest, Http1UpstreamConnection connection, bool reused, CancellationToken cancellationToken, long started = 0)
     {
         // Null: the direct path (route without transforms): the head is written from the HttpContext, as YARP's
         // default transformer and SocketsHttpHandler would write it (UpstreamDifferentialTests holds it to that).
@@ -202,7 +205,8 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         while (true)
         {
             var activity = connection.Activity;
-            connection.ArmActivity(time.GetTimestamp());
+            connection.ArmActivity(started != 0 ? started : time.GetTimestamp());
+            started = 0; // (a retry on a fresh connection starts later)
             var token = activity.Token;
             var attemptRegistration = cancellationToken.UnsafeRegister(CancelActivity, activity);
             // Without a route timeout the attempt's token is the request's own: one registration does for both.
