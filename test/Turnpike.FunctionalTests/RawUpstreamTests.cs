@@ -164,7 +164,13 @@ public sealed class RawUpstreamTests
         bool heldAfterEarlySweep = PoolOf(gw).IdleBufferBytes > 0;
         // The connection went idle after the last round started: unless this machine stalled for a second since then
         // (then the pool's own sweep may rightly have taken the buffers already), it still holds them.
-        if (Stopwatch.GetElapsedTime(lastRoundStarted) < Http1DestinationPool.ReleaseBuffersAfter)
+        if (Turnpike.Sockets.SocketEngine.UseEpoll)
+        {
+            // On the epoll engine the read buffer goes back as soon as the response was relayed whole, the write
+            // buffer once the head was sent: an idle connection holds nothing even before the sweep.
+            Assert.False(heldWhenIdle);
+        }
+        else if (Stopwatch.GetElapsedTime(lastRoundStarted) < Http1DestinationPool.ReleaseBuffersAfter)
         {
             Assert.True(heldWhenIdle);
             Assert.True(heldAfterEarlySweep);

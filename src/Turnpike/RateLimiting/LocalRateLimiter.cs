@@ -25,6 +25,12 @@ internal sealed class LocalRateLimiter : IDisposable
     private readonly long _idleTicks;
     private readonly long _sweepTicks;
     private long _lastSweep;
+
+    /// <summary>The timestamp of the last tick: what a request records as its partition's last use.</summary>
+    private long _now;
+
+    /// <summary>The tick interval in timestamp units (0 without the timer: requests then read the clock).</summary>
+    private readonly long _tickTicks;
     private int _count;
     private int _ticking;
     private long _evicted;
@@ -48,6 +54,8 @@ internal sealed class LocalRateLimiter : IDisposable
             RateLimitAlgorithm.SlidingWindow => Clamp(config.Period / config.Segments / 4, MinTick, MaxTick),
             _ => sweep,
         };
+        _now = _lastSweep;
+        _tickTicks = startTimer ? (long)Math.Ceiling(TickInterval.TotalSeconds * time.TimestampFrequency) : 0;
         if (startTimer)
         {
             _timer = time.CreateTimer(static s => ((LocalRateLimiter)s!).Tick(), this, TickInterval, TickInterval);
@@ -83,7 +91,9 @@ internal sealed class LocalRateLimiter : IDisposable
     public RateLimitLease Acquire(ReadOnlySpan<char> key)
     {
         var partition = GetPartition(key);
-        Volatile.Write(ref partition.LastUsed, _time.GetTimestamp());
+        // The timestamp of the last tick (at most one tick interval old), not a clock read per request; eviction
+        // allows for that interval.
+        Volatile.Write(ref partition.LastUsed, _timer is null ? _time.GetTimestamp() : Volatile.Read(ref _now));
         return partition.Limiter.AttemptAcquire(1);
     }
 
@@ -121,6 +131,7 @@ internal sealed class LocalRateLimiter : IDisposable
         try
         {
             var now = _time.GetTimestamp();
+            Volatile.Write(ref _now, now);
             var sweep = now - _lastSweep >= _sweepTicks;
             if (sweep)
             {
@@ -129,7 +140,7 @@ internal sealed class LocalRateLimiter : IDisposable
 
             foreach (var (key, partition) in _partitions)
             {
-                if (sweep && now - Volatile.Read(ref partition.LastUsed) >= _idleTicks && partition.HoldsNothing)
+                if (sweep && now - Volatile.Read(ref partition.LastUsed) >= _idleTicks + _tickTicks && partition.HoldsNothing)
                 {
                     // A request that found the partition just before may still use it: the orphan needs no disposal
                     // (no timer, nothing queued), and later requests with the key get a fresh one.

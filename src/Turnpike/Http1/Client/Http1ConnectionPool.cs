@@ -34,6 +34,33 @@ internal sealed class Http1ConnectionPool : IDisposable
             MaxTrailerBytes: 64 * 1024);
         var period = TimeSpan.FromTicks(Math.Clamp(Math.Min(IdleTimeout.Ticks, Lifetime == Timeout.InfiniteTimeSpan ? long.MaxValue : Lifetime.Ticks) / 4, TimeSpan.TicksPerSecond / 4, TimeSpan.TicksPerSecond * 15));
         _sweep = time.CreateTimer(static state => ((Http1ConnectionPool)state!).Sweep(), this, period, period);
+
+        // Activity timeouts are deadlines on the connections, checked by a sweep at a quarter of the timeout (at most
+        // every second): a timeout fires up to that much late, and no timer is armed per exchange.
+        var activity = http.ActivityTimeout;
+        ActivityTimeoutTicks = activity == Timeout.InfiniteTimeSpan || activity <= TimeSpan.Zero || activity.TotalSeconds * time.TimestampFrequency >= long.MaxValue / 2
+            ? long.MaxValue
+            : (long)(activity.TotalSeconds * time.TimestampFrequency);
+        if (ActivityTimeoutTicks != long.MaxValue)
+        {
+            var activityPeriod = TimeSpan.FromTicks(Math.Clamp(activity.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond));
+            _activitySweep = time.CreateTimer(static state => ((Http1ConnectionPool)state!).SweepActivity(), this, activityPeriod, activityPeriod);
+        }
+    }
+
+    private readonly ITimer? _activitySweep;
+
+    /// <summary><c>activityTimeout</c> in <see cref="TimeProvider"/> timestamp units; <see cref="long.MaxValue"/> when infinite.</summary>
+    public long ActivityTimeoutTicks { get; }
+
+    /// <summary>Cancels the exchanges whose activity deadline passed.</summary>
+    internal void SweepActivity()
+    {
+        var now = Time.GetTimestamp();
+        foreach (var pool in _destinations.Values)
+        {
+            pool.CheckActivity(now);
+        }
     }
 
     public UpstreamHttpConfig Http { get; }
@@ -61,6 +88,9 @@ internal sealed class Http1ConnectionPool : IDisposable
     /// <summary>Buffer bytes held by idle connections over all destinations (for tests and diagnostics; 0 by design).</summary>
     public long IdleBufferBytes => Sum(static pool => pool.IdleBufferBytes);
 
+    /// <summary>Buffer bytes held by all open connections, busy or idle (tests: a connection waiting for its answer holds none on the epoll engine).</summary>
+    public long BufferBytes => Sum(static pool => pool.BufferBytes);
+
     private long Sum(Func<Http1DestinationPool, long> value)
     {
         long total = 0;
@@ -86,6 +116,7 @@ internal sealed class Http1ConnectionPool : IDisposable
     {
         _disposed = true;
         _sweep.Dispose();
+        _activitySweep?.Dispose();
         foreach (var pool in _destinations.Values)
         {
             pool.CloseIdle();

@@ -38,6 +38,9 @@ internal sealed class Http1DestinationPool
         var max = cluster.Http.MaxConnectionsPerDestination;
         _idle = new Http1UpstreamConnection?[Math.Min(max, DefaultSlots)];
         _permits = max == int.MaxValue ? null : new SemaphoreSlim(max, max);
+        _idleTimeoutTicks = ToTicks(cluster.IdleTimeout, cluster.Time);
+        _lifetimeTicks = ToTicks(cluster.Lifetime, cluster.Time);
+        _staleCheckTicks = ToTicks(StaleCheckAfter, cluster.Time);
     }
 
     public Http1ConnectionPool Cluster { get; }
@@ -78,7 +81,10 @@ internal sealed class Http1DestinationPool
     public SemaphoreSlim? Permits => _permits;
 
     /// <summary>An idle connection that may be reused, or null (the caller then opens a new one).</summary>
-    public Http1UpstreamConnection? Rent()
+    public Http1UpstreamConnection? Rent() => Rent(Cluster.Time.GetTimestamp());
+
+    /// <summary>As <see cref="Rent()"/>, at <paramref name="now"/> (the caller's timestamp, which also starts the exchange's activity timeout).</summary>
+    public Http1UpstreamConnection? Rent(long now)
     {
         if (Volatile.Read(ref _idleCount) == 0)
         {
@@ -86,7 +92,6 @@ internal sealed class Http1DestinationPool
         }
 
         var slots = _idle;
-        var now = Cluster.Time.GetTimestamp();
         for (var i = 0; i < slots.Length; i++)
         {
             if (Volatile.Read(ref slots[i]) is null)
@@ -101,7 +106,7 @@ internal sealed class Http1DestinationPool
             }
 
             Interlocked.Decrement(ref _idleCount);
-            if (IsExpired(connection, now) || (Cluster.Time.GetElapsedTime(connection.IdleSince, now) > StaleCheckAfter && connection.LooksClosed()))
+            if (IsExpired(connection, now) || (now - connection.IdleSince > _staleCheckTicks && connection.LooksClosed()))
             {
                 Close(connection);
                 continue;
@@ -117,7 +122,36 @@ internal sealed class Http1DestinationPool
     public Http1UpstreamConnection Create()
     {
         Interlocked.Increment(ref _open);
-        return new Http1UpstreamConnection(this);
+        var connection = new Http1UpstreamConnection(this);
+        _all.TryAdd(connection, 0);
+        return connection;
+    }
+
+    /// <summary>Every open connection, idle or busy, for the activity sweep (added on open, removed on close: not per exchange).</summary>
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<Http1UpstreamConnection, byte> _all = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Buffer bytes held by every open connection, busy or idle, now (diagnostics and tests).</summary>
+    public long BufferBytes
+    {
+        get
+        {
+            long total = 0;
+            foreach (var entry in _all)
+            {
+                total += entry.Key.BufferBytes;
+            }
+
+            return total;
+        }
+    }
+
+    /// <summary>The activity sweep: cancels the exchanges whose activity timeout expired at <paramref name="now"/>.</summary>
+    internal void CheckActivity(long now)
+    {
+        foreach (var entry in _all)
+        {
+            entry.Key.CheckActivity(now);
+        }
     }
 
     /// <summary>Puts a connection whose exchange ended cleanly back for reuse (or closes it when the pool is full, expired or dropped).</summary>
@@ -152,6 +186,7 @@ internal sealed class Http1DestinationPool
     {
         if (connection.Dispose())
         {
+            _all.TryRemove(connection, out _);
             Interlocked.Decrement(ref _open);
         }
     }
@@ -204,10 +239,16 @@ internal sealed class Http1DestinationPool
         }
     }
 
-    private bool IsExpired(Http1UpstreamConnection connection, long now)
-    {
-        var time = Cluster.Time;
-        return (connection.IdleSince != 0 && time.GetElapsedTime(connection.IdleSince, now) >= Cluster.IdleTimeout)
-            || (Cluster.Lifetime != Timeout.InfiniteTimeSpan && time.GetElapsedTime(connection.CreatedAt, now) >= Cluster.Lifetime);
-    }
+    /// <summary>Idle timeout, lifetime and stale check in timestamp units (compared as integers on every rent and return).</summary>
+    private readonly long _idleTimeoutTicks;
+    private readonly long _lifetimeTicks;
+    private readonly long _staleCheckTicks;
+
+    private static long ToTicks(TimeSpan span, TimeProvider time) =>
+        span == Timeout.InfiniteTimeSpan || span.TotalSeconds * time.TimestampFrequency >= long.MaxValue / 2 ? long.MaxValue
+        : (long)Math.Ceiling(span.TotalSeconds * time.TimestampFrequency);
+
+    private bool IsExpired(Http1UpstreamConnection connection, long now) =>
+        (connection.IdleSince != 0 && now - connection.IdleSince >= _idleTimeoutTicks)
+        || (_lifetimeTicks != long.MaxValue && now - connection.CreatedAt >= _lifetimeTicks);
 }

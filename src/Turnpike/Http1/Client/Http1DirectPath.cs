@@ -28,25 +28,58 @@ internal static class Http1DirectPath
         SearchValues.Create("-.0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~");
 
     // What YARP's RequestUtilities skips in both directions (hop-by-hop and proxy-only fields).
-    private static readonly FrozenSet<string> Excluded = new[]
-    {
+    private static readonly string[] Excluded =
+    [
         HeaderNames.Connection, HeaderNames.TransferEncoding, HeaderNames.KeepAlive, HeaderNames.Upgrade, HeaderNames.ProxyConnection,
         HeaderNames.ProxyAuthenticate, "Proxy-Authentication-Info", HeaderNames.ProxyAuthorization, "Proxy-Features", "Proxy-Instruction",
         "Security-Scheme", "ALPN", "Close", "HTTP2-Settings", HeaderNames.UpgradeInsecureRequests, HeaderNames.TE, HeaderNames.AltSvc,
-    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    ];
 
     // HttpHeaderType.Content headers: SocketsHttpHandler writes them after the request's own headers.
-    private static readonly FrozenSet<string> ContentHeaders = new[]
-    {
+    private static readonly string[] ContentHeaders =
+    [
         HeaderNames.Allow, HeaderNames.ContentDisposition, HeaderNames.ContentEncoding, HeaderNames.ContentLanguage, HeaderNames.ContentLength,
         HeaderNames.ContentLocation, HeaderNames.ContentMD5, HeaderNames.ContentRange, HeaderNames.ContentType, HeaderNames.Expires, HeaderNames.LastModified,
-    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    ];
 
     // Replaced by the default X-Forwarded transforms (action Set), or by the destination (Host).
-    private static readonly FrozenSet<string> Replaced = new[]
-    {
+    private static readonly string[] Replaced =
+    [
         HeaderNames.Host, "X-Forwarded-For", "X-Forwarded-Host", "X-Forwarded-Proto", "X-Forwarded-Prefix",
-    }.ToFrozenSet(StringComparer.OrdinalIgnoreCase);
+    ];
+
+    private const byte IsExcluded = 1;
+    private const byte IsContent = 2;
+    private const byte IsReplaced = 4;
+
+    /// <summary>The three lists above in one map (the sets are disjoint): one lookup per header field instead of three.</summary>
+    private static readonly FrozenDictionary<string, byte> Classes = BuildClasses();
+
+    private static FrozenDictionary<string, byte> BuildClasses()
+    {
+        var classes = new Dictionary<string, byte>(StringComparer.OrdinalIgnoreCase);
+        foreach (var name in Excluded)
+        {
+            classes.Add(name, IsExcluded);
+        }
+
+        foreach (var name in ContentHeaders)
+        {
+            classes.Add(name, IsContent);
+        }
+
+        foreach (var name in Replaced)
+        {
+            classes.Add(name, IsReplaced);
+        }
+
+        return classes.ToFrozenDictionary(StringComparer.OrdinalIgnoreCase);
+    }
+
+    /// <summary>0 for a field forwarded as is, else one of <see cref="IsExcluded"/>, <see cref="IsContent"/>, <see cref="IsReplaced"/>.</summary>
+    private static byte ClassOf(string name) => Classes.TryGetValue(name, out var value) ? value : (byte)0;
+
+    private static readonly Func<string, byte> Classify = ClassOf;
 
     /// <summary>Whether this request's head can be written directly with the same bytes as the transformer path.</summary>
     public static bool CanWrite(HttpContext context, bool hasBody)
@@ -77,7 +110,7 @@ internal static class Http1DirectPath
             // The raw listener's few fields: one set lookup per field beats eleven dictionary lookups (struct enumerator).
             foreach (var header in own)
             {
-                if (ContentHeaders.Contains(header.Key))
+                if (ClassOf(header.Key) == IsContent)
                 {
                     return false;
                 }
@@ -182,7 +215,7 @@ internal static class Http1DirectPath
 
             foreach (var header in headers)
             {
-                if (ContentHeaders.Contains(header.Key))
+                if (ClassOf(header.Key) == IsContent)
                 {
                     ok &= WriteField(connection, header.Key, header.Value);
                 }
@@ -200,8 +233,7 @@ internal static class Http1DirectPath
 
     /// <summary>A client header as it is forwarded (true when skipped: excluded, replaced or a content header written later).</summary>
     private static bool WriteForwarded(Http1UpstreamConnection connection, string name, StringValues value) =>
-        name.StartsWith(':') || Excluded.Contains(name) || Replaced.Contains(name) || ContentHeaders.Contains(name)
-        || WriteField(connection, name, value);
+        name.StartsWith(':') || ClassOf(name) != 0 || WriteField(connection, name, value);
 
     private static bool WriteField(Http1UpstreamConnection connection, string name, StringValues values)
     {
@@ -238,8 +270,8 @@ internal static class Http1DirectPath
         Span<byte> classes = count <= 64 ? stackalloc byte[count] : new byte[count];
         for (var i = 0; i < count; i++)
         {
-            var name = connection.HeaderName(i);
-            classes[i] = Excluded.Contains(name) ? FieldSkipped : ContentHeaders.Contains(name) ? FieldContent : FieldOwn;
+            var kind = connection.HeaderClass(i, Classify);
+            classes[i] = kind == IsExcluded ? FieldSkipped : kind == IsContent ? FieldContent : FieldOwn;
         }
 
         var startedEmpty = headers.Count == 0;

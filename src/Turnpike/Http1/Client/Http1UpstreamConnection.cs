@@ -83,6 +83,49 @@ internal sealed class Http1UpstreamConnection
 
     public CancellationTokenSource Activity => _activity;
 
+    /// <summary>
+    /// When the running exchange's activity timeout expires (a <see cref="TimeProvider"/> timestamp); 0 while no
+    /// exchange runs, <see cref="ActivityFired"/> once the pool's activity sweep has cancelled <see cref="Activity"/>
+    /// for it. A field the sweep reads instead of a timer armed per exchange (timer queue work and its lock per request).
+    /// </summary>
+    private long _activityDeadline;
+
+    private const long ActivityFired = -1;
+
+    /// <summary>Starts (or restarts, after a body read) the activity timeout of the running exchange from <paramref name="now"/>.</summary>
+    public void ArmActivity(long now)
+    {
+        var timeout = _pool.Cluster.ActivityTimeoutTicks;
+        var deadline = timeout == long.MaxValue ? long.MaxValue : now + timeout;
+        var current = Volatile.Read(ref _activityDeadline);
+        if (current != ActivityFired)
+        {
+            // Only the sweep changes a non-zero deadline besides this exchange: a lost race means it fired, and it stays fired.
+            Interlocked.CompareExchange(ref _activityDeadline, deadline, current);
+        }
+    }
+
+    /// <summary>Ends the exchange's activity timeout; false when it fired or <see cref="Activity"/> was cancelled (the connection must not be reused).</summary>
+    public bool DisarmActivity() =>
+        Interlocked.Exchange(ref _activityDeadline, 0) != ActivityFired && !_activity.IsCancellationRequested;
+
+    /// <summary>The activity sweep: cancels the exchange when its deadline passed at <paramref name="now"/>.</summary>
+    internal void CheckActivity(long now)
+    {
+        var deadline = Volatile.Read(ref _activityDeadline);
+        if (deadline > 0 && now >= deadline && Interlocked.CompareExchange(ref _activityDeadline, ActivityFired, deadline) == deadline)
+        {
+            try
+            {
+                _activity.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed meanwhile.
+            }
+        }
+    }
+
     public ReadOnlySpan<byte> Buffered => _read.AsSpan(_readStart, _readEnd - _readStart);
 
     public int BufferedCount => _readEnd - _readStart;
@@ -305,12 +348,25 @@ internal sealed class Http1UpstreamConnection
 
     // ---- reading -----------------------------------------------------------------------------------------------
 
-    /// <summary>Reads more bytes after the buffered ones; 0 at end of stream. Grows the buffer up to <paramref name="maxBuffered"/>.</summary>
+    /// <summary>
+    /// Starts reading more bytes after the buffered ones (pass the awaited result to <see cref="Received"/>); 0 at end
+    /// of stream. Grows the buffer up to <paramref name="maxBuffered"/>.
+    /// </summary>
     public ValueTask<int> ReceiveAsync(int maxBuffered, CancellationToken cancellationToken)
     {
+        _waitedReadable = false;
         if (_readStart == _readEnd)
         {
             _readStart = _readEnd = 0;
+            if (_channel is { } readable && _read.Length == 0)
+            {
+                // Epoll engine, nothing buffered and no buffer held (the wait for the upstream's answer): wait for
+                // readability with an empty buffer, so a thousand connections waiting hold no memory; the buffer is
+                // rented and filled by Received, with the one recv the socket needs anyway (no extra call).
+                _waitedReadable = true;
+                return readable.ReceiveAsync(Memory<byte>.Empty, cancellationToken);
+            }
+
             if (_read.Length < _readSize)
             {
                 // First receive of an exchange (the buffer went back while idle), or this upstream's answers outgrew it.
@@ -342,19 +398,73 @@ internal sealed class Http1UpstreamConnection
         }
 
         var space = _read.Length - _readEnd;
-        var pending = _channel is { } channel ? channel.ReceiveAsync(_read.AsMemory(_readEnd), cancellationToken)
+        _receiveSpace = space;
+        return _channel is { } channel ? channel.ReceiveAsync(_read.AsMemory(_readEnd), cancellationToken)
             : _socket!.ReceiveAsync(_read.AsMemory(_readEnd), SocketFlags.None, cancellationToken);
-        return pending.IsCompletedSuccessfully ? new ValueTask<int>(Received(pending.Result, space)) : AwaitReceive(pending, space);
     }
 
-    /// <remarks>Pooled: waiting for the upstream's answer (every request) allocates nothing.</remarks>
-    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private async ValueTask<int> AwaitReceive(ValueTask<int> pending, int space) => Received(await pending.ConfigureAwait(false), space);
+    /// <summary>Room the pending receive was given (for <see cref="Received"/>).</summary>
+    private int _receiveSpace;
 
-    private int Received(int read, int space)
+    /// <summary>The pending receive was a zero-byte wait for readability (epoll engine): <see cref="Received"/> reads.</summary>
+    private bool _waitedReadable;
+
+    /// <summary>What <see cref="Received"/> returns when a readability wait found nothing to read after all (a stale edge): receive again.</summary>
+    internal const int NotReadable = int.MinValue;
+
+    /// <summary>After a zero-byte wait: rents the read buffer and receives without ever parking (a stale edge gives the buffer back).</summary>
+    private int ReceiveReadable()
     {
+        _read = ArrayPool<byte>.Shared.Rent(_readSize);
+        _receiveSpace = _read.Length;
+        var result = _channel!.Socket.TryReceive(_read);
+        if (result >= 0)
+        {
+            return result;
+        }
+
+        ReturnBuffer(ref _read);
+        if (result == EpollSocket.Pending)
+        {
+            return NotReadable;
+        }
+
+        throw new SocketException((int)SocketErrors.FromErrno(-result));
+    }
+
+    /// <summary>
+    /// At the end of an exchange whose response was read whole (epoll engine): the read buffer goes back, so a
+    /// connection holds one only from the moment its answer is readable until it is relayed.
+    /// </summary>
+    public void ReleaseReadBufferIfEmpty()
+    {
+        if (_channel is not null && _readStart == _readEnd)
+        {
+            _readStart = _readEnd = 0;
+            ReturnBuffer(ref _read);
+        }
+    }
+
+    /// <summary>
+    /// Must be called with the result of every <see cref="ReceiveAsync"/> (which only starts the socket read, so the
+    /// caller awaits the socket itself: no extra suspended async level per response): counts the bytes in.
+    /// Returns <paramref name="read"/>: 0 at end of stream, -1 when the buffer is full at the caller's limit.
+    /// </summary>
+    public int Received(int read)
+    {
+        if (_waitedReadable)
+        {
+            _waitedReadable = false;
+            read = ReceiveReadable();
+        }
+
+        if (read <= 0)
+        {
+            return read;
+        }
+
         _readEnd += read;
-        if (read == space && _readSize < ReadBufferSize)
+        if (read == _receiveSpace && _readSize < ReadBufferSize)
         {
             _readSize = ReadBufferSize; // the upstream had more than the buffer held: bigger reads from the next one on
         }
@@ -388,10 +498,44 @@ internal sealed class Http1UpstreamConnection
         {
             Array.Resize(ref _names, _names.Length * 2);
             Array.Resize(ref _values, _values.Length * 2);
+            var classes = CreateClasses(_names.Length);
+            _classes.CopyTo(classes, 0);
+            _classes = classes;
         }
 
-        Reuse(ref _names[i], name);
+        var previous = _names[i];
+        if (!ReferenceEquals(previous, Reuse(ref _names[i], name)))
+        {
+            _classes[i] = UnknownClass; // another name at this position than last time: classified again when asked
+        }
+
         Reuse(ref _values[i], value);
+    }
+
+    private byte[] _classes = CreateClasses(16);
+
+    private const byte UnknownClass = byte.MaxValue;
+
+    private static byte[] CreateClasses(int length)
+    {
+        var classes = new byte[length];
+        classes.AsSpan().Fill(UnknownClass);
+        return classes;
+    }
+
+    /// <summary>
+    /// The class the direct path gave field <paramref name="index"/>'s name (cached with the reused name string, so an
+    /// upstream that sends the same fields every time costs no lookup), computed by <paramref name="classify"/> when new.
+    /// </summary>
+    public byte HeaderClass(int index, Func<string, byte> classify)
+    {
+        var value = _classes[index];
+        if (value == UnknownClass)
+        {
+            value = _classes[index] = classify(_names[index]!);
+        }
+
+        return value;
     }
 
     /// <summary>Header fields of the response just parsed (interim answers excluded), as strings reused across responses.</summary>

@@ -40,74 +40,72 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
 
         // A route without transforms runs YARP's default transformer only: its effect is written directly.
         var directEligible = DirectPathEnabled && route.Config.Transforms.Count == 0 && route.Transformer is not (Retries.RetryingTransformer or Concurrency.HeadersTimingTransformer);
-        return SendRawAsync(context, route.Transformer, directEligible, pool.For(destination.Address), cancellationToken);
+        var destinationPool = pool.For(destination.Address);
+
+        // Unlimited clusters (the default) take no permit: the exchange is the only suspended async level here.
+        return destinationPool.Permits is null
+            ? ForwardAsync(context, route.Transformer, directEligible, destinationPool, cancellationToken)
+            : SendLimitedAsync(context, route.Transformer, directEligible, destinationPool, cancellationToken);
     }
 
     private static bool IsUpgrade(HttpContext context) =>
         context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
         || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true };
 
+    /// <summary>With <c>maxConnectionsPerDestination</c>: a permit first, held until the exchange is over.</summary>
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private static async ValueTask<UpstreamResult> SendRawAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
+    private static async ValueTask<UpstreamResult> SendLimitedAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
     {
-        var permits = pool.Permits;
-        if (permits is not null)
-        {
-            // Waiting for a free connection counts toward the activity timeout, as with SocketsHttpHandler.
-            bool admitted;
-            try
-            {
-                admitted = await permits.WaitAsync(pool.Cluster.Http.ActivityTimeout, cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException ex)
-            {
-                return YarpUpstreamSender.Classify(context, Report(context, ForwarderError.RequestCanceled, ex), cancellationToken);
-            }
+        var permits = pool.Permits!;
 
-            if (!admitted)
-            {
-                return YarpUpstreamSender.Classify(context, Report(context, ForwarderError.RequestTimedOut, new OperationCanceledException("No connection to the destination became free within activityTimeout.")), cancellationToken);
-            }
+        // Waiting for a free connection counts toward the activity timeout, as with SocketsHttpHandler.
+        bool admitted;
+        try
+        {
+            admitted = await permits.WaitAsync(pool.Cluster.Http.ActivityTimeout, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException ex)
+        {
+            return YarpUpstreamSender.Classify(context, Report(context, ForwarderError.RequestCanceled, ex), cancellationToken);
+        }
+
+        if (!admitted)
+        {
+            return YarpUpstreamSender.Classify(context, Report(context, ForwarderError.RequestTimedOut, new OperationCanceledException("No connection to the destination became free within activityTimeout.")), cancellationToken);
         }
 
         try
         {
-            var error = await ForwardAsync(context, transformer, directEligible, pool, cancellationToken).ConfigureAwait(false);
-            return YarpUpstreamSender.Classify(context, error, cancellationToken);
+            return await ForwardAsync(context, transformer, directEligible, pool, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
-            permits?.Release();
+            permits.Release();
         }
     }
 
-    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private static async ValueTask<ForwarderError> ForwardAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
+    /// <summary>A connection for the request, then the exchange: directly on the direct path, after the route's request transform otherwise.</summary>
+    private static ValueTask<UpstreamResult> ForwardAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
     {
-        var request = context.Request;
-        var connection = pool.Rent();
+        // One clock read for the pool's expiry checks and the start of the exchange's activity timeout.
+        var now = pool.Cluster.Time.GetTimestamp();
+        var connection = pool.Rent(now);
         var reused = connection is not null;
         connection ??= pool.Create();
         var hasBody = HasBody(context);
         if (directEligible && Http1DirectPath.CanWrite(context, hasBody))
         {
             connection.PrepareDirect(hasBody);
-            var directOutcome = await ExchangeAsync(context, transformer, null, connection, reused, cancellationToken).ConfigureAwait(false);
-            if (directOutcome == Outcome.RetryOnNewConnection)
-            {
-                if (hasBody)
-                {
-                    request.Body.Position = 0;
-                }
-
-                var fresh = pool.Create();
-                fresh.PrepareDirect(hasBody);
-                directOutcome = await ExchangeAsync(context, transformer, null, fresh, reused: false, cancellationToken).ConfigureAwait(false);
-            }
-
-            return await FinishAsync(context, transformer, directOutcome, cancellationToken).ConfigureAwait(false);
+            return ExchangeAsync(context, transformer, null, connection, reused, cancellationToken, now);
         }
 
+        return TransformThenExchangeAsync(context, transformer, pool, connection, reused, hasBody, cancellationToken);
+    }
+
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
+    private static async ValueTask<UpstreamResult> TransformThenExchangeAsync(HttpContext context, HttpTransformer transformer, Http1DestinationPool pool, Http1UpstreamConnection connection, bool reused, bool hasBody, CancellationToken cancellationToken)
+    {
+        var request = context.Request;
         connection.PrepareRequest(HttpMethod.Parse(request.Method), hasBody);
         var proxyRequest = connection.Request;
         try
@@ -117,42 +115,19 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         catch (Exception ex)
         {
             Release(connection, reused);
-            return Report(context, cancellationToken.IsCancellationRequested || context.RequestAborted.IsCancellationRequested ? ForwarderError.RequestCanceled : ForwarderError.RequestCreation, ex);
+            var error = Report(context, cancellationToken.IsCancellationRequested || context.RequestAborted.IsCancellationRequested ? ForwarderError.RequestCanceled : ForwarderError.RequestCreation, ex);
+            return YarpUpstreamSender.Classify(context, error, cancellationToken);
         }
 
         if (context.Response.StatusCode != StatusCodes.Status200OK || context.Response.HasStarted)
         {
             // The transformer answered by itself (YARP's RequestUtilities.IsResponseSet): nothing goes upstream.
             Release(connection, reused);
-            return ForwarderError.None;
+            return YarpUpstreamSender.Classify(context, ForwarderError.None, cancellationToken);
         }
 
         proxyRequest.RequestUri ??= RequestUtilities.MakeDestinationAddress(pool.Address, request.Path, request.QueryString);
-        var outcome = await ExchangeAsync(context, transformer, proxyRequest, connection, reused, cancellationToken).ConfigureAwait(false);
-        if (outcome == Outcome.RetryOnNewConnection)
-        {
-            // The classic keep-alive race: the upstream closed the pooled connection before it saw the request.
-            if (proxyRequest.Content is not null)
-            {
-                request.Body.Position = 0;
-            }
-
-            outcome = await ExchangeAsync(context, transformer, proxyRequest, pool.Create(), reused: false, cancellationToken).ConfigureAwait(false);
-        }
-
-        return await FinishAsync(context, transformer, outcome, cancellationToken).ConfigureAwait(false);
-    }
-
-    private static async ValueTask<ForwarderError> FinishAsync(HttpContext context, HttpTransformer transformer, Outcome outcome, CancellationToken cancellationToken)
-    {
-        var error = outcome == Outcome.RetryOnNewConnection ? ForwarderError.Request : (ForwarderError)outcome;
-        if (error is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled
-            or ForwarderError.RequestBodyClient or ForwarderError.RequestBodyDestination or ForwarderError.RequestBodyCanceled)
-        {
-            await OnRequestFailureAsync(context, transformer, error, cancellationToken).ConfigureAwait(false);
-        }
-
-        return error;
+        return await ExchangeAsync(context, transformer, proxyRequest, connection, reused, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -193,7 +168,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     /// <summary>A connection that did not send anything goes back as it was (a new one is simply dropped).</summary>
     private static void Release(Http1UpstreamConnection connection, bool reused)
     {
-        if (reused && connection.Activity.TryReset())
+        if (reused && !connection.Activity.IsCancellationRequested)
         {
             connection.Pool.Return(connection);
         }
@@ -209,9 +184,15 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         RetryOnNewConnection = -1,
     }
 
-    /// <summary>One request/response exchange on <paramref name="connection"/>; the connection is returned or closed before this ends.</summary>
+    /// <summary>
+    /// The request/response exchange on <paramref name="connection"/> — and once more on a fresh connection when a
+    /// pooled one turned out closed before any byte of the response (the classic keep-alive race) — classified as
+    /// YARP would. One async method for head, response head and body relay: the common small GET suspends here only,
+    /// awaiting the socket itself. Each connection is returned or closed before its attempt ends.
+    /// </summary>
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private static async ValueTask<Outcome> ExchangeAsync(HttpContext context, HttpTransformer transformer, HttpRequestMessage? proxyRequest, Http1UpstreamConnection connection, bool reused, CancellationToken cancellationToken)
+    /// <param name="started">The timestamp the exchange starts at (0: read the clock).</param>
+    private static async ValueTask<UpstreamResult> ExchangeAsync(HttpContext context, HttpTransformer transformer, HttpRequestMessage? proxyRequest, Http1UpstreamConnection connection, bool reused, CancellationToken cancellationToken, long started = 0)
     {
         // Null: the direct path (route without transforms): the head is written from the HttpContext, as YARP's
         // default transformer and SocketsHttpHandler would write it (UpstreamDifferentialTests holds it to that).
@@ -219,206 +200,259 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         var method = direct ? HttpMethod.Parse(context.Request.Method) : proxyRequest!.Method;
         var hasBody = direct ? connection.DirectHasBody : proxyRequest!.Content is not null;
         var pool = connection.Pool;
-        var activity = connection.Activity;
-        var activityTimeout = pool.Cluster.Http.ActivityTimeout;
-        activity.CancelAfter(activityTimeout);
-        var token = activity.Token;
-        var attemptRegistration = cancellationToken.UnsafeRegister(CancelActivity, activity);
-        // Without a route timeout the attempt's token is the request's own: one registration does for both.
-        var requestAborted = context.RequestAborted;
-        var abortRegistration = requestAborted == cancellationToken ? default : requestAborted.UnsafeRegister(CancelActivity, activity);
-        var reusable = false;
-        // The request may be sent again on a fresh connection when this one was pooled and fails before any byte of
-        // the response, and the request can be replayed: no body, or an idempotent method with a rewindable body.
-        var mayRetry = reused && (!hasBody || (context.Request.Body.CanSeek && IsIdempotent(method)));
-        try
+        var time = pool.Cluster.Time;
+        Outcome outcome;
+        while (true)
         {
-            if (!connection.IsConnected)
-            {
-                try
-                {
-                    await connection.ConnectAsync(token).ConfigureAwait(false);
-                }
-                catch (Exception ex)
-                {
-                    var error = ex is TaskCanceledException { InnerException: TimeoutException } ? ForwarderError.RequestTimedOut
-                        : ex is OperationCanceledException ? CanceledOrTimedOut(context, cancellationToken)
-                        : ForwarderError.Request;
-                    return (Outcome)Report(context, error, ex);
-                }
-            }
-
-            if (direct ? !Http1DirectPath.TryWriteHead(connection, context, method, hasBody) : !WriteHead(connection, proxyRequest!))
-            {
-                return (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "A request header or the request target holds a character that cannot be sent (non-ASCII, CR, LF or NUL)."));
-            }
-
+            var activity = connection.Activity;
+            connection.ArmActivity(started != 0 ? started : time.GetTimestamp());
+            started = 0; // (a retry on a fresh connection starts later)
+            var token = activity.Token;
+            var attemptRegistration = cancellationToken.UnsafeRegister(CancelActivity, activity);
+            // Without a route timeout the attempt's token is the request's own: one registration does for both.
+            var requestAborted = context.RequestAborted;
+            var abortRegistration = requestAborted == cancellationToken ? default : requestAborted.UnsafeRegister(CancelActivity, activity);
+            var reusable = false;
+            // The request may be sent again on a fresh connection when this one was pooled and fails before any byte of
+            // the response, and the request can be replayed: no body, or an idempotent method with a rewindable body.
+            var mayRetry = reused && (!hasBody || (context.Request.Body.CanSeek && IsIdempotent(method)));
             try
             {
-                await connection.SendWrittenAsync(token).ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not OperationCanceledException)
-            {
-                return mayRetry ? Outcome.RetryOnNewConnection : (Outcome)Report(context, ForwarderError.Request, ex);
-            }
-
-            connection.ReleaseWriteBuffer();
-
-            if (hasBody)
-            {
-                var length = direct ? context.Request.ContentLength : proxyRequest!.Content!.Headers.ContentLength;
-                var bodyError = await SendBodyAsync(context, connection, length, token).ConfigureAwait(false);
-                if (bodyError != ForwarderError.None)
+                if (!connection.IsConnected)
                 {
-                    if (bodyError == ForwarderError.RequestBodyCanceled)
-                    {
-                        bodyError = CanceledOrTimedOut(context, cancellationToken) == ForwarderError.RequestTimedOut ? ForwarderError.RequestTimedOut : ForwarderError.RequestBodyCanceled;
-                    }
-
-                    return mayRetry && bodyError == ForwarderError.RequestBodyDestination ? Outcome.RetryOnNewConnection : (Outcome)bodyError;
-                }
-            }
-
-            // :: Response head (1xx interim answers skipped).
-            var http1Method = ToHttp1Method(method);
-            var parser = connection.Parser;
-            connection.ResetResponse();
-            parser.Reset(http1Method);
-            var received = false;
-            while (true)
-            {
-                var result = ParseHead(connection);
-                if (result.Status == Http1ParseStatus.NeedMoreData)
-                {
-                    int read;
                     try
                     {
-                        read = await connection.ReceiveAsync(pool.Cluster.Limits.MaxHeaderBytes + (16 * 1024), token).ConfigureAwait(false);
-                    }
-                    catch (OperationCanceledException ex)
-                    {
-                        return (Outcome)Report(context, CanceledOrTimedOut(context, cancellationToken), ex);
+                        await connection.ConnectAsync(token).ConfigureAwait(false);
                     }
                     catch (Exception ex)
                     {
-                        return mayRetry && !received ? Outcome.RetryOnNewConnection : (Outcome)Report(context, ForwarderError.Request, ex);
+                        var error = ex is TaskCanceledException { InnerException: TimeoutException } ? ForwarderError.RequestTimedOut
+                            : ex is OperationCanceledException ? CanceledOrTimedOut(context, cancellationToken)
+                            : ForwarderError.Request;
+                        outcome = (Outcome)Report(context, error, ex);
+                        goto Ended;
                     }
+                }
 
-                    if (read == 0)
+                if (direct ? !Http1DirectPath.TryWriteHead(connection, context, method, hasBody) : !WriteHead(connection, proxyRequest!))
+                {
+                    outcome = (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "A request header or the request target holds a character that cannot be sent (non-ASCII, CR, LF or NUL)."));
+                    goto Ended;
+                }
+
+                try
+                {
+                    await connection.SendWrittenAsync(token).ConfigureAwait(false);
+                }
+                catch (Exception ex) when (ex is not OperationCanceledException)
+                {
+                    outcome = mayRetry ? Outcome.RetryOnNewConnection : (Outcome)Report(context, ForwarderError.Request, ex);
+                    goto Ended;
+                }
+
+                connection.ReleaseWriteBuffer();
+
+                if (hasBody)
+                {
+                    var length = direct ? context.Request.ContentLength : proxyRequest!.Content!.Headers.ContentLength;
+                    var bodyError = await SendBodyAsync(context, connection, length, token).ConfigureAwait(false);
+                    if (bodyError != ForwarderError.None)
                     {
-                        return mayRetry && !received ? Outcome.RetryOnNewConnection
-                            : (Outcome)Report(context, ForwarderError.Request, new HttpIOException(HttpRequestError.ResponseEnded, "The upstream closed the connection before the response head was complete."));
-                    }
+                        if (bodyError == ForwarderError.RequestBodyCanceled)
+                        {
+                            bodyError = CanceledOrTimedOut(context, cancellationToken) == ForwarderError.RequestTimedOut ? ForwarderError.RequestTimedOut : ForwarderError.RequestBodyCanceled;
+                        }
 
-                    if (read < 0)
+                        outcome = mayRetry && bodyError == ForwarderError.RequestBodyDestination ? Outcome.RetryOnNewConnection : (Outcome)bodyError;
+                        goto Ended;
+                    }
+                }
+
+                // :: Response head (1xx interim answers skipped).
+                var http1Method = ToHttp1Method(method);
+                var parser = connection.Parser;
+                connection.ResetResponse();
+                parser.Reset(http1Method);
+                var received = false;
+                while (true)
+                {
+                    var result = ParseHead(connection);
+                    if (result.Status == Http1ParseStatus.NeedMoreData)
                     {
-                        return (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "The upstream response head is larger than maxResponseHeadersSize."));
+                        int read;
+                        try
+                        {
+                            read = connection.Received(await connection.ReceiveAsync(pool.Cluster.Limits.MaxHeaderBytes + (16 * 1024), token).ConfigureAwait(false));
+                        }
+                        catch (OperationCanceledException ex)
+                        {
+                            outcome = (Outcome)Report(context, CanceledOrTimedOut(context, cancellationToken), ex);
+                            goto Ended;
+                        }
+                        catch (Exception ex)
+                        {
+                            outcome = mayRetry && !received ? Outcome.RetryOnNewConnection : (Outcome)Report(context, ForwarderError.Request, ex);
+                            goto Ended;
+                        }
+
+                        if (read == Http1UpstreamConnection.NotReadable)
+                        {
+                            continue; // woken by a stale edge: wait again (without a buffer)
+                        }
+
+                        if (read == 0)
+                        {
+                            outcome = mayRetry && !received ? Outcome.RetryOnNewConnection
+                                : (Outcome)Report(context, ForwarderError.Request, new HttpIOException(HttpRequestError.ResponseEnded, "The upstream closed the connection before the response head was complete."));
+                            goto Ended;
+                        }
+
+                        if (read < 0)
+                        {
+                            outcome = (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "The upstream response head is larger than maxResponseHeadersSize."));
+                            goto Ended;
+                        }
+
+                        // The head as a whole must come within activityTimeout of sending (as with SocketsHttpHandler, whose
+                        // SendAsync is one wait): no re-arming of the deadline per read.
+                        received = true;
+                        continue;
                     }
 
-                    // The head as a whole must come within activityTimeout of sending (as with SocketsHttpHandler, whose
-                    // SendAsync is one wait): no re-arming of the timer per read.
-                    received = true;
-                    continue;
+                    if (result.Status == Http1ParseStatus.Error)
+                    {
+                        outcome = (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, $"Malformed upstream response: {Http1ErrorText.Describe(result.Error)}."));
+                        goto Ended;
+                    }
+
+                    if (parser.Response.IsInterim)
+                    {
+                        connection.ResetResponse();
+                        parser.Reset(http1Method);
+                        continue;
+                    }
+
+                    if (parser.Response.IsUpgrade)
+                    {
+                        // Upgrades go through the YARP engine; a 101 to a plain request is not HTTP/1.1 any more.
+                        outcome = (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "Unexpected 101 Switching Protocols from the upstream."));
+                        goto Ended;
+                    }
+
+                    break;
                 }
 
-                if (result.Status == Http1ParseStatus.Error)
+                var info = parser.Response;
+
+                // :: Status and headers through the route's transformer (it may hold the answer back for a retry).
+                var response = context.Response;
+                response.StatusCode = info.StatusCode;
+                if (connection.CustomReasonPhrase is { } reason && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
                 {
-                    return (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, $"Malformed upstream response: {Http1ErrorText.Describe(result.Error)}."));
+                    context.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = reason;
                 }
 
-                if (parser.Response.IsInterim)
+                bool copyBody;
+                try
                 {
-                    connection.ResetResponse();
-                    parser.Reset(http1Method);
-                    continue;
+                    if (direct)
+                    {
+                        Http1DirectPath.CopyResponseHeaders(connection, response);
+                        copyBody = true;
+                    }
+                    else
+                    {
+                        connection.FillResponseMessage();
+                        copyBody = await transformer.TransformResponseAsync(context, connection.Response, token).ConfigureAwait(false);
+                    }
                 }
-
-                if (parser.Response.IsUpgrade)
-                {
-                    // Upgrades go through the YARP engine; a 101 to a plain request is not HTTP/1.1 any more.
-                    return (Outcome)Report(context, ForwarderError.Request, new HttpRequestException(HttpRequestError.InvalidResponse, "Unexpected 101 Switching Protocols from the upstream."));
-                }
-
-                break;
-            }
-
-            var info = parser.Response;
-
-            // :: Status and headers through the route's transformer (it may hold the answer back for a retry).
-            var response = context.Response;
-            response.StatusCode = info.StatusCode;
-            if (connection.CustomReasonPhrase is { } reason && !HttpProtocol.IsHttp2(context.Request.Protocol) && !HttpProtocol.IsHttp3(context.Request.Protocol))
-            {
-                context.Features.Get<IHttpResponseFeature>()!.ReasonPhrase = reason;
-            }
-
-            bool copyBody;
-            try
-            {
-                if (direct)
-                {
-                    Http1DirectPath.CopyResponseHeaders(connection, response);
-                    copyBody = true;
-                }
-                else
-                {
-                    connection.FillResponseMessage();
-                    copyBody = await transformer.TransformResponseAsync(context, connection.Response, token).ConfigureAwait(false);
-                }
-            }
-            catch (Exception ex)
-            {
-                response.Clear();
-                response.StatusCode = StatusCodes.Status502BadGateway;
-                return (Outcome)Report(context, ForwarderError.ResponseHeaders, ex);
-            }
-
-            if (!copyBody)
-            {
-                // Held back: a body-less answer leaves the connection clean; any other body is not read, so it closes.
-                reusable = info.Framing == Http1BodyFraming.None && info.Reusable;
-                return (Outcome)ForwarderError.None;
-            }
-
-            // :: Body, streamed as it arrives.
-            var bodyResult = await CopyResponseBodyAsync(context, connection, info, token).ConfigureAwait(false);
-            if (bodyResult != ForwarderError.None)
-            {
-                if (!response.HasStarted)
+                catch (Exception ex)
                 {
                     response.Clear();
                     response.StatusCode = StatusCodes.Status502BadGateway;
+                    outcome = (Outcome)Report(context, ForwarderError.ResponseHeaders, ex);
+                    goto Ended;
+                }
+
+                if (!copyBody)
+                {
+                    // Held back: a body-less answer leaves the connection clean; any other body is not read, so it closes.
+                    reusable = info.Framing == Http1BodyFraming.None && info.Reusable;
+                    outcome = (Outcome)ForwarderError.None;
+                    goto Ended;
+                }
+
+                // :: Body, streamed as it arrives (a small one already buffered is written without another suspension).
+                var bodyResult = info.Framing == Http1BodyFraming.None ? ForwarderError.None
+                    : await CopyResponseBodyAsync(context, connection, info, token).ConfigureAwait(false);
+                if (bodyResult != ForwarderError.None)
+                {
+                    if (!response.HasStarted)
+                    {
+                        response.Clear();
+                        response.StatusCode = StatusCodes.Status502BadGateway;
+                    }
+                    else
+                    {
+                        context.Abort();
+                    }
+
+                    outcome = (Outcome)bodyResult;
+                    goto Ended;
+                }
+
+                if (!direct)
+                {
+                    await transformer.TransformResponseTrailersAsync(context, connection.Response, token).ConfigureAwait(false);
+                }
+
+                reusable = info.Reusable;
+                outcome = (Outcome)ForwarderError.None;
+            }
+            finally
+            {
+                attemptRegistration.Dispose();
+                abortRegistration.Dispose();
+                if (connection.DisarmActivity() && reusable && connection.BufferedCount == 0)
+                {
+                    connection.ReleaseReadBufferIfEmpty();
+                    connection.Exchanges++;
+                    pool.Return(connection);
                 }
                 else
                 {
-                    context.Abort();
+                    pool.Close(connection);
                 }
-
-                return (Outcome)bodyResult;
             }
 
-            if (!direct)
+        Ended:
+            if (outcome != Outcome.RetryOnNewConnection || !reused)
             {
-                await transformer.TransformResponseTrailersAsync(context, connection.Response, token).ConfigureAwait(false);
+                break;
             }
 
-            reusable = info.Reusable;
-            return (Outcome)ForwarderError.None;
+            // The classic keep-alive race: the upstream closed the pooled connection before it saw the request.
+            if (hasBody)
+            {
+                context.Request.Body.Position = 0;
+            }
+
+            connection = pool.Create();
+            reused = false;
+            if (direct)
+            {
+                connection.PrepareDirect(hasBody);
+            }
         }
-        finally
+
+        var failure = outcome == Outcome.RetryOnNewConnection ? ForwarderError.Request : (ForwarderError)outcome;
+        if (failure is ForwarderError.Request or ForwarderError.RequestTimedOut or ForwarderError.RequestCanceled
+            or ForwarderError.RequestBodyClient or ForwarderError.RequestBodyDestination or ForwarderError.RequestBodyCanceled)
         {
-            attemptRegistration.Dispose();
-            abortRegistration.Dispose();
-            if (reusable && connection.BufferedCount == 0 && connection.Activity.TryReset())
-            {
-                connection.Exchanges++;
-                pool.Return(connection);
-            }
-            else
-            {
-                pool.Close(connection);
-            }
+            await OnRequestFailureAsync(context, transformer, failure, cancellationToken).ConfigureAwait(false);
         }
+
+        return YarpUpstreamSender.Classify(context, failure, cancellationToken);
     }
 
     private static Http1ParseResult ParseHead(Http1UpstreamConnection connection)
@@ -441,8 +475,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     private static async ValueTask<ForwarderError> CopyResponseBodyAsync(HttpContext context, Http1UpstreamConnection connection, Http1ResponseInfo info, CancellationToken token)
     {
         var body = context.Response.Body;
-        var activity = connection.Activity;
-        var activityTimeout = connection.Pool.Cluster.Http.ActivityTimeout;
+        var time = connection.Pool.Cluster.Time;
         switch (info.Framing)
         {
             case Http1BodyFraming.None:
@@ -461,7 +494,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                                 return read;
                             }
 
-                            activity.CancelAfter(activityTimeout);
+                            connection.ArmActivity(time.GetTimestamp());
                         }
 
                         var take = (int)Math.Min(remaining, connection.BufferedCount);
@@ -513,7 +546,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                                         return read;
                                     }
 
-                                    activity.CancelAfter(activityTimeout);
+                                    connection.ArmActivity(time.GetTimestamp());
                                     break;
                                 }
                         }
@@ -540,7 +573,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                         int read;
                         try
                         {
-                            read = await connection.ReceiveAsync(int.MaxValue, token).ConfigureAwait(false);
+                            read = connection.Received(await connection.ReceiveAsync(int.MaxValue, token).ConfigureAwait(false));
                         }
                         catch (OperationCanceledException)
                         {
@@ -556,7 +589,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                             return ForwarderError.None;
                         }
 
-                        activity.CancelAfter(activityTimeout);
+                        connection.ArmActivity(time.GetTimestamp());
                     }
                 }
         }
@@ -567,7 +600,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     {
         try
         {
-            var read = await connection.ReceiveAsync(connection.Pool.Cluster.Limits.MaxTrailerBytes + (64 * 1024), token).ConfigureAwait(false);
+            var read = connection.Received(await connection.ReceiveAsync(connection.Pool.Cluster.Limits.MaxTrailerBytes + (64 * 1024), token).ConfigureAwait(false));
             return read > 0 ? ForwarderError.None
                 : Report(context, ForwarderError.ResponseBodyDestination, new HttpIOException(HttpRequestError.ResponseEnded, "The upstream closed the connection before the response body was complete."));
         }
