@@ -227,8 +227,12 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
     }
 
+    /// <summary>
+    /// As Kestrel's timeout control: the deadline counts from the heartbeat's last tick plus one heartbeat interval
+    /// (no clock read per request), so a timeout fires between <paramref name="timeout"/> and two heartbeats after it.
+    /// </summary>
     private void SetDeadline(TimeSpan timeout) =>
-        Volatile.Write(ref _deadline, timeout <= TimeSpan.Zero ? 0 : _options.Time.GetTimestamp() + (long)(timeout.TotalSeconds * _options.Time.TimestampFrequency));
+        Volatile.Write(ref _deadline, timeout <= TimeSpan.Zero ? 0 : _listener.CoarseNow + _listener.HeartbeatTicks + (long)(timeout.TotalSeconds * _options.Time.TimestampFrequency));
 
     /// <summary>The short answer to a request that cannot be served (parse error, timeout): status, no body, close.</summary>
     private async ValueTask WriteErrorAndCloseAsync(int status)
