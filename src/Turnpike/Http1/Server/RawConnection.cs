@@ -142,7 +142,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
         finally
         {
-            await CloseAsync().ConfigureAwait(false);
+            Close();
         }
     }
 
@@ -262,22 +262,13 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         _output.Advance(bytes.Length);
     }
 
-    private async ValueTask CloseAsync()
+    private void Close()
     {
-        try
+        if (_monitoring)
         {
-            if (_monitoring)
-            {
-                // A watching read may still be pending: end it, the reader must not complete under it.
-                _monitoring = false;
-                var monitor = _monitor;
-                _monitor = default;
-                _input.CancelPendingRead();
-                await monitor.ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or ConnectionAbortedException)
-        {
+            // The watching receive may still be in flight: it ends with the socket below, unreported.
+            _monitoring = false;
+            _input.StopWatching();
         }
 
         // Every flush sent everything: shut the socket down (FIN after the last response) and close it; an aborted
