@@ -148,11 +148,25 @@ internal static class StateMachineBoxPool
     public const int Capacity = 2048;
 
     /// <summary>
-    /// Boxes kept per state machine type on each thread's own free list: nearly every rent and return happens on the
-    /// thread that runs the socket completions (one epoll engine thread for all connections), so most of them touch
-    /// only this list (no interlocked operation); boxes returned on another thread beyond it go to the shared queue.
+    /// Boxes kept per state machine type on each thread's own free list. On a socket engine thread
+    /// (<see cref="UseEngineLocalCapacity"/>: all completions of its connections run there, so nearly every rent and
+    /// return happens on it) enough for a thousand requests in flight; elsewhere (thread-pool threads, where a box is
+    /// often returned on another thread than the one that rented it) a few, the rest going to the shared queue, so boxes
+    /// do not pile up on threads that do not rent them.
     /// </summary>
-    public const int LocalCapacity = 512;
+    public const int EngineLocalCapacity = 1024;
+
+    /// <summary>The free list bound on other threads.</summary>
+    public const int DefaultLocalCapacity = 16;
+
+    [ThreadStatic]
+    private static int t_localCapacity;
+
+    /// <summary>This thread's free list bound per state machine type.</summary>
+    public static int LocalCapacity => t_localCapacity == 0 ? DefaultLocalCapacity : t_localCapacity;
+
+    /// <summary>Called by a socket engine thread when it starts: larger free lists on it.</summary>
+    public static void UseEngineLocalCapacity() => t_localCapacity = EngineLocalCapacity;
 
     /// <summary>
     /// The runtime's default execution context (no AsyncLocal values, flow not suppressed): what
