@@ -6,7 +6,8 @@ namespace Turnpike.Async;
 
 /// <summary>
 /// An async method builder for <see cref="ValueTask{TResult}"/> methods on the request path whose state machine boxes
-/// come from a shared lock-free pool per state machine type (<see cref="StateMachineBox{TStateMachine}"/>). The
+/// come from a pool per state machine type (<see cref="StateMachineBox{TResult, TStateMachine}"/>: a free list per
+/// thread, a shared lock-free queue behind it). The
 /// runtime's <see cref="PoolingAsyncValueTaskMethodBuilder{TResult}"/> keeps one box per thread and one per core, so
 /// with 50 connections in flight nearly every request misses it and allocates a box per async method; here a box is
 /// reused by whichever request comes next, up to <see cref="StateMachineBoxPool.Capacity"/> boxes per method.
@@ -140,18 +141,57 @@ internal interface IStateMachineBox<TResult> : IValueTaskSource<TResult>, IValue
     void SetException(Exception exception);
 }
 
-/// <summary>The pool bound shared by every state machine type.</summary>
+/// <summary>The pool bounds shared by every state machine type, and the default execution context.</summary>
 internal static class StateMachineBoxPool
 {
-    /// <summary>Boxes kept per state machine type: enough for a thousand requests in flight on each async method.</summary>
+    /// <summary>Boxes kept per state machine type in the shared overflow queue.</summary>
     public const int Capacity = 2048;
+
+    /// <summary>
+    /// Boxes kept per state machine type on each thread's own free list. On a socket engine thread
+    /// (<see cref="UseEngineLocalCapacity"/>: all completions of its connections run there, so nearly every rent and
+    /// return happens on it) enough for a thousand requests in flight; elsewhere (thread-pool threads, where a box is
+    /// often returned on another thread than the one that rented it) a few, the rest going to the shared queue, so boxes
+    /// do not pile up on threads that do not rent them.
+    /// </summary>
+    public const int EngineLocalCapacity = 1024;
+
+    /// <summary>The free list bound on other threads.</summary>
+    public const int DefaultLocalCapacity = 16;
+
+    [ThreadStatic]
+    private static int t_localCapacity;
+
+    /// <summary>This thread's free list bound per state machine type.</summary>
+    public static int LocalCapacity => t_localCapacity == 0 ? DefaultLocalCapacity : t_localCapacity;
+
+    /// <summary>Called by a socket engine thread when it starts: larger free lists on it.</summary>
+    public static void UseEngineLocalCapacity() => t_localCapacity = EngineLocalCapacity;
+
+    /// <summary>
+    /// The runtime's default execution context (no AsyncLocal values, flow not suppressed): what
+    /// <see cref="ExecutionContext.Capture"/> returns on a thread that never set an AsyncLocal. Captured once on a thread
+    /// started without the creator's context.
+    /// </summary>
+    public static readonly ExecutionContext? Default = CaptureDefault();
+
+    private static ExecutionContext? CaptureDefault()
+    {
+        ExecutionContext? captured = null;
+        var thread = new Thread(() => captured = ExecutionContext.Capture()) { IsBackground = true, Name = "Turnpike default context" };
+        thread.UnsafeStart();
+        thread.Join();
+        return captured;
+    }
 }
 
 /// <summary>
 /// One suspended async method: its state machine, the execution context to resume it in, and the completion source
-/// its awaiter reads. Kept in a per-type <see cref="ConcurrentQueue{T}"/> (lock-free; its ring segments are reused,
-/// so renting and returning allocate nothing once the pool has grown to the concurrency seen) and returned when its
-/// result has been read.
+/// its awaiter reads. Rented from the current thread's free list (a [ThreadStatic] singly linked list, no
+/// synchronization), else from a per-type <see cref="ConcurrentQueue{T}"/> that takes what a thread's list has no
+/// room for; returned when its result has been read. A method suspended and resumed in the default execution context
+/// runs without <see cref="ExecutionContext.Run"/> (as the runtime's own boxes do): the thread's context is put back
+/// to the default afterwards if the method left AsyncLocal values on it.
 /// </summary>
 internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox<TResult>
     where TStateMachine : IAsyncStateMachine
@@ -160,7 +200,14 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
     private static readonly ContextCallback RunInContext = static state => ((StateMachineBox<TResult, TStateMachine>)state!).StateMachine.MoveNext();
     private static int s_pooled;
 
+    [ThreadStatic]
+    private static StateMachineBox<TResult, TStateMachine>? t_head;
+
+    [ThreadStatic]
+    private static int t_count;
+
     private ManualResetValueTaskSourceCore<TResult> _core; // continuations run inline, as the runtime's pooling boxes do
+    private StateMachineBox<TResult, TStateMachine>? _next;
 
     public TStateMachine StateMachine = default!;
 
@@ -174,7 +221,16 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
 
     public static StateMachineBox<TResult, TStateMachine> Rent()
     {
-        if (Pool.TryDequeue(out var box))
+        var head = t_head;
+        if (head is not null)
+        {
+            t_head = head._next;
+            head._next = null;
+            t_count--;
+            return head;
+        }
+
+        if (Volatile.Read(ref s_pooled) > 0 && Pool.TryDequeue(out var box))
         {
             Interlocked.Decrement(ref s_pooled);
             return box;
@@ -188,7 +244,17 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
         var context = Context;
         if (context is null)
         {
+            // Flow was suppressed when the method suspended.
             StateMachine.MoveNext();
+        }
+        else if (ReferenceEquals(context, StateMachineBoxPool.Default) && ReferenceEquals(ExecutionContext.Capture(), context))
+        {
+            // Default context then and now: nothing to switch. This box may be back in the pool once MoveNext returns.
+            StateMachine.MoveNext();
+            if (!ReferenceEquals(ExecutionContext.Capture(), context))
+            {
+                ExecutionContext.Restore(context);
+            }
         }
         else
         {
@@ -229,6 +295,14 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
         _core.Reset();
         StateMachine = default!;
         Context = null;
+        if (t_count < StateMachineBoxPool.LocalCapacity)
+        {
+            _next = t_head;
+            t_head = this;
+            t_count++;
+            return;
+        }
+
         if (Interlocked.Increment(ref s_pooled) <= StateMachineBoxPool.Capacity)
         {
             Pool.Enqueue(this);

@@ -27,6 +27,16 @@ internal static unsafe partial class EpollInterop
     private const int CloExec = 0x80000;
     private const string Libc = "libc";
 
+    /// <summary>
+    /// recvfrom/sendto through syscall(2) where their numbers are known (x86-64, arm64): libc's recv/send are
+    /// cancellation points and wrap each call in pthread_enable/disable_asynccancel; syscall(2) is not one.
+    /// </summary>
+    private static readonly bool s_direct = RuntimeInformation.ProcessArchitecture is Architecture.X64 or Architecture.Arm64;
+
+    private static readonly nint s_sysRecvFrom = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 45 : 207;
+
+    private static readonly nint s_sysSendTo = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 44 : 206;
+
     public static int EventSize { get; } = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 12 : 16;
 
     private static int DataOffset { get; } = RuntimeInformation.ProcessArchitecture == Architecture.X64 ? 4 : 8;
@@ -97,7 +107,7 @@ internal static unsafe partial class EpollInterop
         {
             while (true)
             {
-                var n = ReceiveRaw((int)fd, p, buffer.Length, Flags);
+                var n = s_direct ? Syscall6(s_sysRecvFrom, fd, (nint)p, buffer.Length, Flags, 0, 0) : ReceiveRaw((int)fd, p, buffer.Length, Flags);
                 if (n >= 0)
                 {
                     return (int)n;
@@ -119,7 +129,7 @@ internal static unsafe partial class EpollInterop
         {
             while (true)
             {
-                var n = SendRaw((int)fd, p, data.Length, Flags);
+                var n = s_direct ? Syscall6(s_sysSendTo, fd, (nint)p, data.Length, Flags, 0, 0) : SendRaw((int)fd, p, data.Length, Flags);
                 if (n >= 0)
                 {
                     return (int)n;
@@ -148,6 +158,11 @@ internal static unsafe partial class EpollInterop
 
     [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
     private static partial nint ReceiveRaw(int fd, byte* buffer, nint length, int flags);
+
+    /// <summary>syscall(2) with six word arguments (its variadic arguments are all integers: passed as fixed ones on
+    /// x86-64 and arm64 Linux, and glibc's implementation only moves registers).</summary>
+    [LibraryImport(Libc, EntryPoint = "syscall", SetLastError = true)]
+    private static partial nint Syscall6(nint number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
 
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

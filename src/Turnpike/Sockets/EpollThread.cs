@@ -91,6 +91,7 @@ internal sealed unsafe class EpollThread
     private void Loop()
     {
         t_current = this;
+        Async.StateMachineBoxPool.UseEngineLocalCapacity(); // nearly every async box of its connections is rented and returned here
         var events = (byte*)NativeMemory.Alloc((nuint)(EpollInterop.EventSize * MaxEvents));
         while (true)
         {

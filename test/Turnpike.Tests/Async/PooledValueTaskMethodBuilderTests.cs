@@ -45,6 +45,14 @@ public sealed class PooledValueTaskMethodBuilderTests
         return value + add + (Ambient.Value == "flowed" ? 1000 : 0);
     }
 
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
+    private static async ValueTask<int> SetAmbientAfterAsync(Gate gate)
+    {
+        var value = await gate.WaitAsync().ConfigureAwait(false);
+        Ambient.Value = "set by the resumed method";
+        return value;
+    }
+
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder))]
     private static async ValueTask ThrowAfterAsync(Gate gate)
     {
@@ -74,6 +82,26 @@ public sealed class PooledValueTaskMethodBuilderTests
         gate.Open(40);
         Assert.Equal(1042, await pending);
         Assert.Null(Ambient.Value); // the resumed method's context did not leak into the caller's
+    }
+
+    [Fact]
+    public void AMethodResumedInTheDefaultContextLeavesNoAsyncLocalOnTheResumingThread()
+    {
+        // Suspended and resumed on threads with the default context (the epoll engine thread's case): the box skips
+        // ExecutionContext.Run, and must still put the resuming thread's context back.
+        var gate = new Gate();
+        ValueTask<int> pending = default;
+        string? seenAfterResume = "unset";
+        var thread = new Thread(() =>
+        {
+            pending = SetAmbientAfterAsync(gate);
+            gate.Open(7);
+            seenAfterResume = Ambient.Value;
+        });
+        thread.UnsafeStart();
+        thread.Join();
+        Assert.Null(seenAfterResume);
+        Assert.Equal(7, Read(pending));
     }
 
     [Fact]

@@ -1,19 +1,16 @@
-using System.Runtime.CompilerServices;
 using System.IO.Pipelines;
-using System.Net.Sockets;
 
 namespace Turnpike.Http1.Server;
 
 /// <summary>
 /// Client-disconnect detection while the app runs (as Kestrel, which keeps reading the socket): once the request body
-/// is fully read, one read is left pending on the connection. End of stream → the request is aborted (RequestAborted
-/// fires, so YARP cancels the upstream call). Otherwise the read is not cancelled when the app finishes: its result
-/// (the next request's bytes, or still pending) becomes the first read of the next request head, so watching costs
-/// no extra system call and no cancellation.
+/// is fully read, the reader keeps a receive armed with nobody waiting on it (<see cref="RawSocketReader.Watch"/>).
+/// End of stream → the request is aborted (RequestAborted fires, so YARP cancels the upstream call). Otherwise the
+/// receive is left as it is when the app finishes: what it brings (the next request's bytes) is the next request
+/// head's first read, so watching costs no extra system call, no cancellation and no async method of its own.
 /// </summary>
-internal sealed partial class RawConnection
+internal sealed partial class RawConnection : IReadWatcher
 {
-    private ValueTask<ReadResult> _monitor;
     private bool _monitoring;
     private bool _appRunning;
     private volatile bool _clientClosed;
@@ -25,44 +22,30 @@ internal sealed partial class RawConnection
             return;
         }
 
-        _monitor = MonitorAsync();
         _monitoring = true;
+        _input.Watch(this);
     }
 
-    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private async ValueTask<ReadResult> MonitorAsync()
+    /// <summary>The client's stream ended (FIN or error, nothing buffered) while the reader was watching.</summary>
+    void IReadWatcher.OnReadEnded()
     {
-        try
-        {
-            ReadResult result = await _input.ReadAsync().ConfigureAwait(false);
-            if (!result.IsCanceled && result.IsCompleted && result.Buffer.IsEmpty && _appRunning)
-            {
-                _clientClosed = true;
-                _keepAlive = false;
-                CancelRequest();
-            }
-
-            return result;
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException)
+        if (_appRunning)
         {
             _clientClosed = true;
+            _keepAlive = false;
             CancelRequest();
-            throw;
         }
     }
 
-    /// <summary>The next read of the connection: the watching read when one is outstanding, else a new one.</summary>
+    /// <summary>The next read of the connection (the watching receive, if one is armed, is the one it waits for).</summary>
     private ValueTask<ReadResult> ReadInputAsync()
     {
-        if (!_monitoring)
+        if (_monitoring)
         {
-            return _input.ReadAsync();
+            _monitoring = false;
+            _input.StopWatching();
         }
 
-        _monitoring = false;
-        var monitor = _monitor;
-        _monitor = default;
-        return monitor;
+        return _input.ReadAsync();
     }
 }

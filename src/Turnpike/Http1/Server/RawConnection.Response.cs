@@ -289,9 +289,67 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         _responseHeaders.ContentLength = 0;
     }
 
-    /// <summary>Ends the response: head if not sent yet, the last chunk, the final flush.</summary>
+    /// <summary>
+    /// Ends the response: head if not sent yet, the last chunk, the final flush. Without OnStarting callbacks this
+    /// runs without an async state machine, and returns completed when the socket took everything at once.
+    /// </summary>
+    private ValueTask CompleteResponseAsync()
+    {
+        if (_responseCompleted)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (!_responseStarted)
+        {
+            if (_onStarting.Count != 0)
+            {
+                return CompleteResponseSlowAsync();
+            }
+
+            if (StartResponseNow(appCompleted: true) is { } failure)
+            {
+                return ValueTask.FromException(failure);
+            }
+        }
+
+        _responseCompleted = true;
+        if (_upgraded)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (_responseFraming == ResponseFraming.Chunked)
+        {
+            WriteBytes("0\r\n\r\n"u8);
+        }
+        else if (_responseFraming == ResponseFraming.ContentLength && _responseRemaining > 0)
+        {
+            // Fewer bytes than the Content-Length announced: the client would wait for the rest. Cut the connection.
+            _keepAlive = false;
+            return FlushThenAbortAsync();
+        }
+
+        return _output.UnflushedBytes > 0 ? FlushOutputAsync(default) : ValueTask.CompletedTask;
+    }
+
+    /// <summary>Writes the head now (no OnStarting callbacks left). Null, or what writing it threw.</summary>
+    private Exception? StartResponseNow(bool appCompleted)
+    {
+        _responseStarted = true;
+        try
+        {
+            WriteHead(appCompleted);
+            return null;
+        }
+        catch (Exception ex)
+        {
+            return ex;
+        }
+    }
+
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
-    private async ValueTask CompleteResponseAsync()
+    private async ValueTask CompleteResponseSlowAsync()
     {
         if (_responseCompleted)
         {
@@ -328,10 +386,31 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
     }
 
+    private async ValueTask FlushThenAbortAsync()
+    {
+        await FlushOutputAsync(default).ConfigureAwait(false);
+        Abort();
+    }
+
     private ValueTask StartResponseAsync() => StartResponseAsync(appCompleted: false);
 
+    private ValueTask StartResponseAsync(bool appCompleted)
+    {
+        if (_responseStarted)
+        {
+            return ValueTask.CompletedTask;
+        }
+
+        if (_onStarting.Count != 0)
+        {
+            return StartResponseSlowAsync(appCompleted);
+        }
+
+        return StartResponseNow(appCompleted) is { } failure ? ValueTask.FromException(failure) : ValueTask.CompletedTask;
+    }
+
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
-    private async ValueTask StartResponseAsync(bool appCompleted)
+    private async ValueTask StartResponseSlowAsync(bool appCompleted)
     {
         if (_responseStarted)
         {
@@ -573,7 +652,15 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     {
         if (!_responseStarted)
         {
-            return StartThenWriteAsync(data, cancellationToken);
+            if (_onStarting.Count != 0)
+            {
+                return StartThenWriteAsync(data, cancellationToken);
+            }
+
+            if (StartResponseNow(appCompleted: false) is { } failure)
+            {
+                return ValueTask.FromException(failure);
+            }
         }
 
         if (Volatile.Read(ref _closed) == 1 || _responseFraming == ResponseFraming.None || data.IsEmpty)
@@ -658,8 +745,10 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
     }
 
+    private ValueTask RunOnCompletedAsync() => _onCompleted.Count == 0 ? ValueTask.CompletedTask : RunOnCompletedSlowAsync();
+
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
-    private async ValueTask RunOnCompletedAsync()
+    private async ValueTask RunOnCompletedSlowAsync()
     {
         for (int i = _onCompleted.Count - 1; i >= 0; i--)
         {
@@ -678,13 +767,10 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     }
 
     /// <summary>After the response: read and drop what the app left of the request body, so the next request can be parsed.</summary>
-    private async ValueTask<bool> DrainRequestBodyAsync()
-    {
-        if (_bodyDone)
-        {
-            return !_bodyFailed;
-        }
+    private ValueTask<bool> DrainRequestBodyAsync() => _bodyDone ? new ValueTask<bool>(!_bodyFailed) : DrainRequestBodySlowAsync();
 
+    private async ValueTask<bool> DrainRequestBodySlowAsync()
+    {
         if (_expectContinue && !_continueSent)
         {
             // The client was never told to send the body; it may or may not send it. Do not guess.

@@ -142,7 +142,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
         finally
         {
-            await CloseAsync().ConfigureAwait(false);
+            Close();
         }
     }
 
@@ -227,8 +227,12 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
     }
 
+    /// <summary>
+    /// As Kestrel's timeout control: the deadline counts from the heartbeat's last tick plus one heartbeat interval
+    /// (no clock read per request), so a timeout fires between <paramref name="timeout"/> and two heartbeats after it.
+    /// </summary>
     private void SetDeadline(TimeSpan timeout) =>
-        Volatile.Write(ref _deadline, timeout <= TimeSpan.Zero ? 0 : _options.Time.GetTimestamp() + (long)(timeout.TotalSeconds * _options.Time.TimestampFrequency));
+        Volatile.Write(ref _deadline, timeout <= TimeSpan.Zero ? 0 : _listener.CoarseNow + _listener.HeartbeatTicks + (long)(timeout.TotalSeconds * _options.Time.TimestampFrequency));
 
     /// <summary>The short answer to a request that cannot be served (parse error, timeout): status, no body, close.</summary>
     private async ValueTask WriteErrorAndCloseAsync(int status)
@@ -258,22 +262,13 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         _output.Advance(bytes.Length);
     }
 
-    private async ValueTask CloseAsync()
+    private void Close()
     {
-        try
+        if (_monitoring)
         {
-            if (_monitoring)
-            {
-                // A watching read may still be pending: end it, the reader must not complete under it.
-                _monitoring = false;
-                var monitor = _monitor;
-                _monitor = default;
-                _input.CancelPendingRead();
-                await monitor.ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or OperationCanceledException or ConnectionAbortedException)
-        {
+            // The watching receive may still be in flight: it ends with the socket below, unreported.
+            _monitoring = false;
+            _input.StopWatching();
         }
 
         // Every flush sent everything: shut the socket down (FIN after the last response) and close it; an aborted

@@ -23,12 +23,15 @@ internal sealed partial class RawListener : IAsyncDisposable
     private readonly TaskCompletionSource _allClosed = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task _acceptLoop = Task.CompletedTask;
     private volatile bool _stopping;
+    private long _coarseNow;
 
     private RawListener(RawListenerOptions options, Socket socket)
     {
         Options = options;
         _socket = socket;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+        HeartbeatTicks = options.Time.TimestampFrequency; // one second
+        _coarseNow = options.Time.GetTimestamp();
         _heartbeat = options.Time.CreateTimer(static state => ((RawListener)state!).OnHeartbeat(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
 
@@ -38,6 +41,12 @@ internal sealed partial class RawListener : IAsyncDisposable
     public IPEndPoint LocalEndPoint { get; }
 
     public bool IsStopping => _stopping;
+
+    /// <summary>The time of the last heartbeat (a <see cref="TimeProvider"/> timestamp): the base of connection deadlines.</summary>
+    internal long CoarseNow => Volatile.Read(ref _coarseNow);
+
+    /// <summary>The heartbeat interval in timestamp ticks.</summary>
+    internal long HeartbeatTicks { get; }
 
     public int ConnectionCount => _connections.Count;
 
@@ -162,6 +171,7 @@ internal sealed partial class RawListener : IAsyncDisposable
     {
         ResponseHeadBytes.UpdateDate(Options.Time.GetUtcNow());
         long now = Options.Time.GetTimestamp();
+        Volatile.Write(ref _coarseNow, now);
         foreach (var pair in _connections)
         {
             pair.Key.OnHeartbeat(now);

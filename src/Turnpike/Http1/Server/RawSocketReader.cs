@@ -30,6 +30,13 @@ namespace Turnpike.Http1.Server;
 /// cost none — else .NET's <see cref="Socket.ReceiveAsync(SocketAsyncEventArgs)"/>.
 /// </para>
 /// </summary>
+/// <summary>Told when the client's stream ends while a <see cref="RawSocketReader"/> watches with no read waiting.</summary>
+internal interface IReadWatcher
+{
+    /// <summary>End of stream or a receive error, with no unread bytes (runs on the thread that completed the receive).</summary>
+    void OnReadEnded();
+}
+
 internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>, IEpollReceiveCompletion
 {
     /// <summary>First buffer size: a typical request head fits.</summary>
@@ -59,6 +66,7 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
     private int _waiting; // 1 while a ReadAsync waits on _source
     private int _cancelNext; // CancelPendingRead with no read waiting: the next read returns cancelled
     private volatile bool _completed;
+    private volatile IReadWatcher? _watcher;
 
     /// <param name="epoll">The socket on the epoll engine; null: .NET's socket engine.</param>
     public RawSocketReader(Socket socket, EpollSocket? epoll, ListenerByteCounters? counters, bool inlineContinuations)
@@ -148,6 +156,41 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
         result = default;
         return false;
     }
+
+    /// <summary>
+    /// Keeps a receive armed with no read waiting (the disconnect watch while the app runs): when it completes with
+    /// the end of the stream or an error and nothing unread, <paramref name="watcher"/> is told; whatever it brings
+    /// stays buffered for the next <see cref="ReadAsync"/>, which then returns at once. Nothing is armed while bytes
+    /// are buffered (the next read returns them) or a receive is already in flight.
+    /// </summary>
+    public void Watch(IReadWatcher watcher)
+    {
+        _watcher = watcher;
+        if (_completed || Volatile.Read(ref _receiving) == 1)
+        {
+            return;
+        }
+
+        if (!HasResult)
+        {
+            _receiving = 1;
+            if (Receive())
+            {
+                return;
+            }
+
+            Volatile.Write(ref _receiving, 0);
+        }
+
+        if (_end <= _start && (_fin || _error is not null))
+        {
+            _watcher = null;
+            watcher.OnReadEnded();
+        }
+    }
+
+    /// <summary>Ends <see cref="Watch"/>: a receive still in flight is left to the next read.</summary>
+    public void StopWatching() => _watcher = null;
 
     public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
 
@@ -402,7 +445,16 @@ internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>
             _args?.Dispose();
         }
 
-        if (Interlocked.Exchange(ref _waiting, 0) == 1)
+        if (Interlocked.Exchange(ref _waiting, 0) == 0)
+        {
+            // Nobody reads: a watch (or a wait that was cancelled) — the result stays for the next read.
+            if (_watcher is { } watcher && _end <= _start && (_fin || _error is not null))
+            {
+                _watcher = null;
+                watcher.OnReadEnded();
+            }
+        }
+        else
         {
             _registration.Unregister();
             _registration = default;
