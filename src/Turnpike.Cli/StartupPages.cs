@@ -12,9 +12,9 @@ namespace Turnpike.Cli;
 /// pressure: clean file pages are dropped, the ones the gateway uses again are faulted back in from the file (page
 /// cache or disk) on their next use, and nothing is lost — anonymous memory and the GC heap are not touched, nor
 /// written pages, and a dirty page in a read-only mapping (relocations) is never discarded by a page-out.
-/// On a machine without swap the private writable file mappings are advised too: the executable's data segment holds
-/// ~7 MiB of type metadata (linked without PIE and without dehydration, Turnpike.Cli.csproj) whose never-written pages
-/// are clean file pages; they get <c>MADV_RANDOM</c> first, so the request path faults back the 4 KiB pages it reads
+/// On a machine without swap the private writable file mappings are advised too: their never-written pages are clean
+/// file pages (a build published without PIE and without dehydration, see Turnpike.Cli.csproj, keeps ~7 MiB of type
+/// metadata there; the default PIE build has little); they get <c>MADV_RANDOM</c> first, so the request path faults back the 4 KiB pages it reads
 /// instead of 128 KiB of read-around for each (<c>TURNPIKE_PAGEOUT_RANDOM=0</c>: no MADV_RANDOM).
 /// Linux 5.4 or later; elsewhere, or when the kernel refuses, nothing happens. Off with <c>TURNPIKE_PAGEOUT=0</c>.
 /// Measured in bench/results/NOTES-20261201-aotmem.md and NOTES-20261201-aotpeak.md.
@@ -98,8 +98,8 @@ internal static partial class StartupPages
 
     /// <summary>
     /// As <see cref="TryParseReleasable(string, out ulong, out ulong)"/>; with <paramref name="includeWritable"/>, private
-    /// writable file mappings too: the executable's data segment, which (built without PIE relocations and without
-    /// dehydration, see Turnpike.Cli.csproj) holds ~7 MiB of type metadata that start-up reads and never writes. A
+    /// writable file mappings too: the executable's data segment, which (when published without PIE relocations and
+    /// without dehydration, see Turnpike.Cli.csproj) holds ~7 MiB of type metadata that start-up reads and never writes. A
     /// page-out drops only its clean (never written) pages; the written ones are anonymous copies that the kernel
     /// cannot reclaim without swap, so this is used only when the machine has none (<see cref="HasSwap"/>): with swap
     /// they would be swapped out, and faulting them back would cost the request path a disk read.
