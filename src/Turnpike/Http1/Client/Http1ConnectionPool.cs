@@ -38,9 +38,9 @@ internal sealed class Http1ConnectionPool : IDisposable
         // Activity timeouts are deadlines on the connections, checked by a sweep at a quarter of the timeout (at most
         // every second): a timeout fires up to that much late, and no timer is armed per exchange.
         var activity = http.ActivityTimeout;
-        ActivityTimeoutTicks = activity == Timeout.InfiniteTimeSpan || activity <= TimeSpan.Zero || activity.TotalSeconds * time.TimestampFrequency >= long.MaxValue / 2
-            ? long.MaxValue
-            : (long)(activity.TotalSeconds * time.TimestampFrequency);
+        ActivityTimeoutTicks = activity <= TimeSpan.Zero ? long.MaxValue : ToTimestampTicks(activity, time);
+        IdleTimeoutTicks = ToTimestampTicks(IdleTimeout, time);
+        LifetimeTicks = ToTimestampTicks(Lifetime, time);
         if (ActivityTimeoutTicks != long.MaxValue)
         {
             var activityPeriod = TimeSpan.FromTicks(Math.Clamp(activity.Ticks / 4, TimeSpan.TicksPerMillisecond * 10, TimeSpan.TicksPerSecond));
@@ -52,6 +52,17 @@ internal sealed class Http1ConnectionPool : IDisposable
 
     /// <summary><c>activityTimeout</c> in <see cref="TimeProvider"/> timestamp units; <see cref="long.MaxValue"/> when infinite.</summary>
     public long ActivityTimeoutTicks { get; }
+
+    /// <summary><see cref="IdleTimeout"/> in timestamp units (compared as integers on every rent and return).</summary>
+    public long IdleTimeoutTicks { get; }
+
+    /// <summary><see cref="Lifetime"/> in timestamp units; <see cref="long.MaxValue"/> when infinite.</summary>
+    public long LifetimeTicks { get; }
+
+    /// <summary>A span in <paramref name="time"/>'s timestamp units, rounded up; <see cref="long.MaxValue"/> when infinite or out of range.</summary>
+    internal static long ToTimestampTicks(TimeSpan span, TimeProvider time) =>
+        span == Timeout.InfiniteTimeSpan || span.TotalSeconds * time.TimestampFrequency >= long.MaxValue / 2 ? long.MaxValue
+        : (long)Math.Ceiling(span.TotalSeconds * time.TimestampFrequency);
 
     /// <summary>Cancels the exchanges whose activity deadline passed.</summary>
     internal void SweepActivity()

@@ -38,9 +38,7 @@ internal sealed class Http1DestinationPool
         var max = cluster.Http.MaxConnectionsPerDestination;
         _idle = new Http1UpstreamConnection?[Math.Min(max, DefaultSlots)];
         _permits = max == int.MaxValue ? null : new SemaphoreSlim(max, max);
-        _idleTimeoutTicks = ToTicks(cluster.IdleTimeout, cluster.Time);
-        _lifetimeTicks = ToTicks(cluster.Lifetime, cluster.Time);
-        _staleCheckTicks = ToTicks(StaleCheckAfter, cluster.Time);
+        _staleCheckTicks = Http1ConnectionPool.ToTimestampTicks(StaleCheckAfter, cluster.Time);
     }
 
     public Http1ConnectionPool Cluster { get; }
@@ -239,16 +237,10 @@ internal sealed class Http1DestinationPool
         }
     }
 
-    /// <summary>Idle timeout, lifetime and stale check in timestamp units (compared as integers on every rent and return).</summary>
-    private readonly long _idleTimeoutTicks;
-    private readonly long _lifetimeTicks;
+    /// <summary><see cref="StaleCheckAfter"/> in timestamp units.</summary>
     private readonly long _staleCheckTicks;
 
-    private static long ToTicks(TimeSpan span, TimeProvider time) =>
-        span == Timeout.InfiniteTimeSpan || span.TotalSeconds * time.TimestampFrequency >= long.MaxValue / 2 ? long.MaxValue
-        : (long)Math.Ceiling(span.TotalSeconds * time.TimestampFrequency);
-
     private bool IsExpired(Http1UpstreamConnection connection, long now) =>
-        (connection.IdleSince != 0 && now - connection.IdleSince >= _idleTimeoutTicks)
-        || (_lifetimeTicks != long.MaxValue && now - connection.CreatedAt >= _lifetimeTicks);
+        (connection.IdleSince != 0 && now - connection.IdleSince >= Cluster.IdleTimeoutTicks)
+        || (Cluster.LifetimeTicks != long.MaxValue && now - connection.CreatedAt >= Cluster.LifetimeTicks);
 }

@@ -783,7 +783,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
 
         var scratch = ArrayPool<byte>.Shared.Rent(4096);
-        SetDeadline(_options.RequestHeadersTimeout);
+        SetDeadline(_listener.RequestHeadersTicks);
         try
         {
             long drained = 0;

@@ -156,7 +156,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         BeginRequestHead();
         // As Kestrel: the keep-alive timeout while nothing has arrived (first request included), then the request
         // headers timeout from the first byte of the head.
-        SetDeadline(_options.KeepAliveTimeout);
+        SetDeadline(_listener.KeepAliveTicks);
         while (true)
         {
             if (_closeRequested && !_headStarted)
@@ -179,7 +179,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
             if (!buffer.IsEmpty && !_headStarted)
             {
                 _headStarted = true;
-                SetDeadline(_options.RequestHeadersTimeout);
+                SetDeadline(_listener.RequestHeadersTicks);
             }
 
             var handler = new HeadHandler(this);
@@ -229,10 +229,11 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
 
     /// <summary>
     /// As Kestrel's timeout control: the deadline counts from the heartbeat's last tick plus one heartbeat interval
-    /// (no clock read per request), so a timeout fires between <paramref name="timeout"/> and two heartbeats after it.
+    /// (no clock read per request), so a timeout fires between the timeout and two heartbeats after it.
     /// </summary>
-    private void SetDeadline(TimeSpan timeout) =>
-        Volatile.Write(ref _deadline, timeout <= TimeSpan.Zero ? 0 : _listener.CoarseNow + _listener.HeartbeatTicks + (long)(timeout.TotalSeconds * _options.Time.TimestampFrequency));
+    /// <param name="timeoutTicks">The timeout in timestamp ticks, converted once by the listener; 0: none.</param>
+    private void SetDeadline(long timeoutTicks) =>
+        Volatile.Write(ref _deadline, timeoutTicks == 0 ? 0 : _listener.CoarseNow + _listener.HeartbeatTicks + timeoutTicks);
 
     /// <summary>The short answer to a request that cannot be served (parse error, timeout): status, no body, close.</summary>
     private async ValueTask WriteErrorAndCloseAsync(int status)

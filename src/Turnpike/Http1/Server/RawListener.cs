@@ -31,6 +31,8 @@ internal sealed partial class RawListener : IAsyncDisposable
         _socket = socket;
         LocalEndPoint = (IPEndPoint)socket.LocalEndPoint!;
         HeartbeatTicks = options.Time.TimestampFrequency; // one second
+        KeepAliveTicks = DeadlineTicks(options.KeepAliveTimeout, options.Time);
+        RequestHeadersTicks = DeadlineTicks(options.RequestHeadersTimeout, options.Time);
         _coarseNow = options.Time.GetTimestamp();
         _heartbeat = options.Time.CreateTimer(static state => ((RawListener)state!).OnHeartbeat(), this, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(1));
     }
@@ -47,6 +49,15 @@ internal sealed partial class RawListener : IAsyncDisposable
 
     /// <summary>The heartbeat interval in timestamp ticks.</summary>
     internal long HeartbeatTicks { get; }
+
+    /// <summary><see cref="RawListenerOptions.KeepAliveTimeout"/> in timestamp ticks; 0: none.</summary>
+    internal long KeepAliveTicks { get; }
+
+    /// <summary><see cref="RawListenerOptions.RequestHeadersTimeout"/> in timestamp ticks; 0: none.</summary>
+    internal long RequestHeadersTicks { get; }
+
+    private static long DeadlineTicks(TimeSpan timeout, TimeProvider time) =>
+        timeout <= TimeSpan.Zero ? 0 : (long)(timeout.TotalSeconds * time.TimestampFrequency);
 
     public int ConnectionCount => _connections.Count;
 

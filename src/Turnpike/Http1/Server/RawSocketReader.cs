@@ -30,13 +30,6 @@ namespace Turnpike.Http1.Server;
 /// cost none — else .NET's <see cref="Socket.ReceiveAsync(SocketAsyncEventArgs)"/>.
 /// </para>
 /// </summary>
-/// <summary>Told when the client's stream ends while a <see cref="RawSocketReader"/> watches with no read waiting.</summary>
-internal interface IReadWatcher
-{
-    /// <summary>End of stream or a receive error, with no unread bytes (runs on the thread that completed the receive).</summary>
-    void OnReadEnded();
-}
-
 internal sealed class RawSocketReader : PipeReader, IValueTaskSource<ReadResult>, IEpollReceiveCompletion
 {
     /// <summary>First buffer size: a typical request head fits.</summary>
