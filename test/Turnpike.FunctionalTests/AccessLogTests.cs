@@ -90,4 +90,46 @@ public sealed class AccessLogTests
             File.Delete(logPath);
         }
     }
+
+    /// <summary>
+    /// Batched writes still reach the file while the gateway runs: within the flush interval of the first line, and
+    /// a line queued during the writer's pause is written at the end of that pause, not only when the gateway stops.
+    /// </summary>
+    [Fact]
+    public async Task LinesAreWrittenWithinTheFlushIntervalWhileRunning()
+    {
+        await using var backend = await TestBackend.StartEchoAsync();
+        var logPath = Path.Combine(Path.GetTempPath(), $"turnpike-access-{Guid.NewGuid():N}.log");
+        try
+        {
+            await using var gw = await GatewayHost.StartAsync(Configs.CatchAll(backend.Address, top: $"logging:\n  accessLog: {{ enabled: true, path: {logPath}, flushInterval: 300ms }}"));
+            for (var expected = 1; expected <= 2; expected++)
+            {
+                using (var response = await gw.Client.GetAsync(gw.Combine($"/line{expected}")))
+                {
+                    response.EnsureSuccessStatusCode();
+                }
+
+                var lines = 0;
+                for (var wait = 0; wait < 100 && lines < expected; wait++)
+                {
+                    await Task.Delay(100);
+                    lines = File.Exists(logPath) ? (await ReadSharedAsync(logPath)).Length : 0;
+                }
+
+                Assert.Equal(expected, lines);
+            }
+        }
+        finally
+        {
+            File.Delete(logPath);
+        }
+    }
+
+    private static async Task<string[]> ReadSharedAsync(string path)
+    {
+        await using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        return (await reader.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+    }
 }

@@ -106,6 +106,9 @@ public sealed record AccessLogConfig
     public string Path { get; init; } = "stdout";
     /// <summary>Fraction of requests logged, 0..1.</summary>
     public double SampleRate { get; init; } = 1.0;
+    /// <summary>How long the writer waits after writing a batch before it looks for more lines (like Envoy's
+    /// access-log flush interval): lines queue without waking anything in between. Zero: write as soon as a line is queued.</summary>
+    public TimeSpan FlushInterval { get; init; } = TimeSpan.FromSeconds(1);
 }
 
 /// <summary>A tiny in-process upstream used by the embedded default configuration.</summary>

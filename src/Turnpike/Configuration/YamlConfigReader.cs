@@ -22,7 +22,7 @@ public static partial class YamlConfigReader
     private static readonly string[] TlsKeys = ["certificate", "key"];
     private static readonly string[] AdminKeys = ["enabled", "address", "port", "token"];
     private static readonly string[] LoggingKeys = ["level", "accessLog"];
-    private static readonly string[] AccessLogKeys = ["enabled", "path", "sampleRate"];
+    private static readonly string[] AccessLogKeys = ["enabled", "path", "sampleRate", "flushInterval"];
     private static readonly string[] DemoKeys = ["address", "port"];
     private static readonly string[] RouteKeys = ["order", "match", "cluster", "transforms", "timeout", "retry", "bandwidth", "rateLimit", "cors", "auth"];
     private static readonly string[] RetryKeys = ["attempts", "on", "perTryTimeout", "backoff", "maxRetryAfter", "maxReplayBodySize", "nonIdempotent"];
@@ -277,6 +277,7 @@ public static partial class YamlConfigReader
                 Enabled = access.Bool("enabled", true),
                 Path = access.String("path", a.Path) is { } logPath && logPath != "stdout" ? ResolvePath(s.Sink.File, logPath) : "stdout",
                 SampleRate = access.Double("sampleRate", a.SampleRate, 0, 1),
+                FlushInterval = access.Duration("flushInterval", a.FlushInterval, allowZero: true),
             };
         }
 

@@ -13,14 +13,19 @@ namespace Turnpike.Logging;
 /// One JSON line per sampled request (trace id, client, route, cluster, destination, status, total and upstream
 /// duration, bytes in/out). Lines are
 /// formatted on the request thread and written by a background task, so a slow disk never blocks a request;
-/// when the queue is full, lines are dropped and counted rather than queued without bound.
+/// when the queue is full, lines are dropped and counted rather than queued without bound. The writer wakes at most
+/// once per <see cref="AccessLogConfig.FlushInterval"/>; disposing writes what is queued.
 /// </summary>
 internal sealed partial class AccessLog : IAsyncDisposable
 {
     [ThreadStatic]
     private static LineWriter? t_line;
 
-    private readonly Channel<Line> _queue = Channel.CreateBounded<Line>(new BoundedChannelOptions(16_384)
+    /// <summary>Queued lines that end the writer's pause early: a quarter of the queue.</summary>
+    private const int HighWater = Capacity / 4;
+    private const int Capacity = 16_384;
+
+    private readonly Channel<Line> _queue = Channel.CreateBounded<Line>(new BoundedChannelOptions(Capacity)
     {
         FullMode = BoundedChannelFullMode.DropWrite,
         SingleReader = true,
@@ -30,6 +35,9 @@ internal sealed partial class AccessLog : IAsyncDisposable
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Task? _writer;
+    private readonly CancellationTokenSource _stopping = new();
+    private TaskCompletionSource? _pause;
+    private int _pending;
     private long _dropped;
 
     public AccessLog(AccessLogConfig config, TimeProvider time, ILogger<AccessLog> logger)
@@ -145,6 +153,10 @@ internal sealed partial class AccessLog : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(copy);
             Interlocked.Increment(ref _dropped);
         }
+        else if (Interlocked.Increment(ref _pending) >= HighWater)
+        {
+            Volatile.Read(ref _pause)?.TrySetResult();
+        }
     }
 
     private async Task WriteLoopAsync()
@@ -172,6 +184,7 @@ internal sealed partial class AccessLog : IAsyncDisposable
                 // load is per sampled request. Lines go into the stream's 64 KiB buffer; one write() per batch.
                 while (reader.TryRead(out var line))
                 {
+                    Interlocked.Decrement(ref _pending);
                     try
                     {
                         output.Write(line.Buffer, 0, line.Length);
@@ -183,6 +196,21 @@ internal sealed partial class AccessLog : IAsyncDisposable
                 }
 
                 output.Flush();
+
+                // Lines queued during the pause wake nothing (no reader is waiting): one wake-up and one write per
+                // interval instead of one per sampled request, which on a busy core cost a thread-pool wake-up,
+                // its spinning and context switches each time. A quarter-full queue ends the pause early.
+                if (_config.FlushInterval > TimeSpan.Zero && !_stopping.IsCancellationRequested)
+                {
+                    var pause = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                    Volatile.Write(ref _pause, pause);
+                    if (Volatile.Read(ref _pending) < HighWater)
+                    {
+                        await Task.WhenAny(pause.Task, Task.Delay(_config.FlushInterval, _time, _stopping.Token)).ConfigureAwait(false);
+                    }
+
+                    Volatile.Write(ref _pause, null);
+                }
             }
         }
     }
@@ -190,6 +218,7 @@ internal sealed partial class AccessLog : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         _queue.Writer.TryComplete();
+        await _stopping.CancelAsync().ConfigureAwait(false);
         if (_writer is not null)
         {
             await _writer.ConfigureAwait(false);

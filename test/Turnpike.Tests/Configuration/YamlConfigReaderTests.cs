@@ -223,6 +223,19 @@ public sealed class YamlConfigReaderTests
     }
 
     [Fact]
+    public void AccessLogFlushIntervalDefaultsToOneSecondAndAcceptsZero()
+    {
+        var byDefault = YamlConfigReader.Read("listeners: { l: { port: 0 } }\nlogging: { accessLog: { enabled: true } }\n", "a.yaml");
+        Assert.Equal(TimeSpan.FromSeconds(1), byDefault.Config!.Logging.AccessLog.FlushInterval);
+        var zero = YamlConfigReader.Read("listeners: { l: { port: 0 } }\nlogging: { accessLog: { flushInterval: 0 } }\n", "a.yaml");
+        Assert.Equal(TimeSpan.Zero, zero.Config!.Logging.AccessLog.FlushInterval);
+        var bad = YamlConfigReader.Read("listeners: { l: { port: 0 } }\nlogging:\n  accessLog:\n    flushInterval: soon\n", "a.yaml");
+        var error = Assert.Single(bad.Errors);
+        Assert.Equal("logging.accessLog.flushInterval", error.Field);
+        Assert.Equal(4, error.Line);
+    }
+
+    [Fact]
     public void ClusterWithoutDestinationsIsAnError()
     {
         var result = YamlConfigReader.Read("clusters:\n  c:\n    destinations: {}\n", "c.yaml");
