@@ -115,14 +115,50 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         CancelRequest();
     }
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The connection's one long-running async method: reads and parses each head here (not in an async method of its
+    /// own: one box, one suspension and one resumption per request fewer), then runs the request. Built with the pooled
+    /// builder, so a resumption in the default execution context skips ExecutionContext.RunInternal (the box is never
+    /// awaited: it is simply dropped when the connection ends).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
+    private async ValueTask RunAsync()
     {
         try
         {
             while (true)
             {
-                if (!await ReadHeadAsync().ConfigureAwait(false))
+                BeginHead();
+                int step;
+                do
                 {
+                    if (_closeRequested && !_headStarted)
+                    {
+                        return;
+                    }
+
+                    _reading = true;
+                    ReadResult result;
+                    try
+                    {
+                        result = await ReadInputAsync().ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _reading = false;
+                    }
+
+                    step = OnHeadBytes(result);
+                }
+                while (step == HeadMore);
+
+                if (step != HeadComplete)
+                {
+                    if (step != HeadClose)
+                    {
+                        await WriteErrorAndCloseAsync(step).ConfigureAwait(false);
+                    }
+
                     return;
                 }
 
@@ -146,9 +182,13 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Reads and parses the next request head. False: close the connection (error answered, timeout, client gone).</summary>
-    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ReadHeadAsync()
+    // OnHeadBytes results besides a status code to answer before closing.
+    private const int HeadMore = -1;
+    private const int HeadClose = 0;
+    private const int HeadComplete = 1;
+
+    /// <summary>Before the next request head.</summary>
+    private void BeginHead()
     {
         _parser.Reset();
         _headStarted = false;
@@ -157,74 +197,54 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         // As Kestrel: the keep-alive timeout while nothing has arrived (first request included), then the request
         // headers timeout from the first byte of the head.
         SetDeadline(_listener.KeepAliveTicks);
-        while (true)
+    }
+
+    /// <summary>
+    /// Parses what a read of the head brought. <see cref="HeadComplete"/>: a request to run; <see cref="HeadMore"/>:
+    /// read again; <see cref="HeadClose"/>: close (timeout, shutdown, client gone); else the status code to answer
+    /// before closing (a malformed head, a partial head and then FIN or timeout).
+    /// </summary>
+    private int OnHeadBytes(in ReadResult result)
+    {
+        var buffer = result.Buffer;
+        if (!buffer.IsEmpty && !_headStarted)
         {
-            if (_closeRequested && !_headStarted)
-            {
-                return false;
-            }
-
-            _reading = true;
-            ReadResult result;
-            try
-            {
-                result = await ReadInputAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _reading = false;
-            }
-
-            var buffer = result.Buffer;
-            if (!buffer.IsEmpty && !_headStarted)
-            {
-                _headStarted = true;
-                SetDeadline(_listener.RequestHeadersTicks);
-            }
-
-            var handler = new HeadHandler(this);
-            var parsed = _parser.Parse(ref handler, buffer, out var consumed, out var examined);
-            _input.AdvanceTo(consumed, examined);
-            if (parsed.Status == Http1ParseStatus.Complete)
-            {
-                Volatile.Write(ref _deadline, 0);
-                return true;
-            }
-
-            if (parsed.Status == Http1ParseStatus.Error)
-            {
-                LogBadRequest(_options.Logger, _options.Name, _connectionId, parsed.StatusCode, Http1ErrorText.Describe(parsed.Error));
-                await WriteErrorAndCloseAsync(parsed.StatusCode).ConfigureAwait(false);
-                return false;
-            }
-
-            if (result.IsCanceled)
-            {
-                if (_timedOut && _headStarted)
-                {
-                    await WriteErrorAndCloseAsync(StatusCodes.Status408RequestTimeout).ConfigureAwait(false);
-                    return false;
-                }
-
-                if (_timedOut || (_closeRequested && !_headStarted))
-                {
-                    return false;
-                }
-
-                continue;
-            }
-
-            if (result.IsCompleted)
-            {
-                if (_headStarted)
-                {
-                    // A partial head and then FIN: answer as Kestrel does (the client may still read it).
-                    await WriteErrorAndCloseAsync(StatusCodes.Status400BadRequest).ConfigureAwait(false);
-                }
-
-                return false;
-            }
+            _headStarted = true;
+            SetDeadline(_listener.RequestHeadersTicks);
         }
+
+        var handler = new HeadHandler(this);
+        var parsed = _parser.Parse(ref handler, buffer, out var consumed, out var examined);
+        _input.AdvanceTo(consumed, examined);
+        if (parsed.Status == Http1ParseStatus.Complete)
+        {
+            Volatile.Write(ref _deadline, 0);
+            return HeadComplete;
+        }
+
+        if (parsed.Status == Http1ParseStatus.Error)
+        {
+            LogBadRequest(_options.Logger, _options.Name, _connectionId, parsed.StatusCode, Http1ErrorText.Describe(parsed.Error));
+            return parsed.StatusCode;
+        }
+
+        if (result.IsCanceled)
+        {
+            if (_timedOut && _headStarted)
+            {
+                return StatusCodes.Status408RequestTimeout;
+            }
+
+            return _timedOut || (_closeRequested && !_headStarted) ? HeadClose : HeadMore;
+        }
+
+        if (result.IsCompleted)
+        {
+            // A partial head and then FIN: answer as Kestrel does (the client may still read it).
+            return _headStarted ? StatusCodes.Status400BadRequest : HeadClose;
+        }
+
+        return HeadMore;
     }
 
     /// <summary>
