@@ -116,8 +116,9 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     }
 
     /// <summary>
-    /// The connection's one long-running async method: reads and parses each head here (not in an async method of its
-    /// own: one box, one suspension and one resumption per request fewer), then runs the request. Built with the pooled
+    /// The connection's one long-running async method: reads and parses each head, runs the request through the app and
+    /// finishes its response, all here (no async method per head or per request: two boxes, suspensions and
+    /// resumptions per request fewer). Built with the pooled
     /// builder, so a resumption in the default execution context skips ExecutionContext.RunInternal (the box is never
     /// awaited: it is simply dropped when the connection ends).
     /// </summary>
@@ -162,7 +163,71 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
                     return;
                 }
 
-                if (!await ProcessRequestAsync().ConfigureAwait(false))
+                // The request (formerly ProcessRequestAsync, inlined: one box, suspension and resumption fewer).
+                if (!BeginRequest())
+                {
+                    await WriteErrorAndCloseAsync(StatusCodes.Status400BadRequest).ConfigureAwait(false);
+                    return;
+                }
+
+                var context = _context;
+                _appRunning = true;
+                StartDisconnectMonitor();
+                try
+                {
+                    var pending = _options.ValueApplication is { } application ? application(context) : new ValueTask(_options.Application(context));
+                    if (pending.IsCompletedSuccessfully)
+                    {
+                        pending.GetAwaiter().GetResult(); // a pooled box goes back
+                    }
+                    else
+                    {
+                        await pending.ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    await OnApplicationErrorAsync(ex).ConfigureAwait(false);
+                }
+
+                _appRunning = false;
+
+                if (_responseWriter is { } writer)
+                {
+                    try
+                    {
+                        await writer.CompleteAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+                    {
+                        _keepAlive = false;
+                    }
+                }
+
+                if (Volatile.Read(ref _closed) == 0)
+                {
+                    try
+                    {
+                        await CompleteResponseAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not (IOException or SocketException or ObjectDisposedException or OperationCanceledException))
+                    {
+                        // An OnStarting callback or the head failed before anything was sent: 500 as Kestrel.
+                        await OnApplicationErrorAsync(ex).ConfigureAwait(false);
+                        if (Volatile.Read(ref _closed) == 0)
+                        {
+                            await CompleteResponseAsync().ConfigureAwait(false);
+                        }
+                    }
+                }
+
+                await RunOnCompletedAsync().ConfigureAwait(false);
+                if (_upgraded || !_keepAlive || _clientClosed || Volatile.Read(ref _closed) == 1 || _listener.IsStopping)
+                {
+                    return;
+                }
+
+                if (!await DrainRequestBodyAsync().ConfigureAwait(false))
                 {
                     return;
                 }
