@@ -125,10 +125,18 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
     private async ValueTask RunAsync()
     {
+        // What a request's app leaves in the execution context (Activity.Current and other AsyncLocal values set
+        // outside an async method of its own) must not reach the next request: each starts in the connection's context.
+        var connectionContext = ExecutionContext.Capture();
         try
         {
             while (true)
             {
+                if (connectionContext is not null && !ReferenceEquals(ExecutionContext.Capture(), connectionContext))
+                {
+                    ExecutionContext.Restore(connectionContext);
+                }
+
                 BeginHead();
                 int step;
                 do
