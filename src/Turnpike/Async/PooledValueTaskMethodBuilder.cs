@@ -159,14 +159,16 @@ internal static class StateMachineBoxPool
     /// <summary>The free list bound on other threads.</summary>
     public const int DefaultLocalCapacity = 16;
 
-    [ThreadStatic]
-    private static int t_localCapacity;
+    private static int s_types;
 
     /// <summary>This thread's free list bound per state machine type.</summary>
-    public static int LocalCapacity => t_localCapacity == 0 ? DefaultLocalCapacity : t_localCapacity;
+    public static int LocalCapacity => BoxFreeLists.Current.Capacity;
 
     /// <summary>Called by a socket engine thread when it starts: larger free lists on it.</summary>
-    public static void UseEngineLocalCapacity() => t_localCapacity = EngineLocalCapacity;
+    public static void UseEngineLocalCapacity() => BoxFreeLists.Current.Capacity = EngineLocalCapacity;
+
+    /// <summary>A new index into every thread's <see cref="BoxFreeLists"/>, one per state machine box type.</summary>
+    public static int NextTypeIndex() => Interlocked.Increment(ref s_types) - 1;
 
     /// <summary>
     /// The runtime's default execution context (no AsyncLocal values, flow not suppressed): what
@@ -187,7 +189,7 @@ internal static class StateMachineBoxPool
 
 /// <summary>
 /// One suspended async method: its state machine, the execution context to resume it in, and the completion source
-/// its awaiter reads. Rented from the current thread's free list (a [ThreadStatic] singly linked list, no
+/// its awaiter reads. Rented from the current thread's free list (a singly linked list in its <see cref="BoxFreeLists"/>, no
 /// synchronization), else from a per-type <see cref="ConcurrentQueue{T}"/> that takes what a thread's list has no
 /// room for; returned when its result has been read. A method suspended and resumed in the default execution context
 /// runs without <see cref="ExecutionContext.Run"/> (as the runtime's own boxes do): the thread's context is put back
@@ -198,13 +200,8 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
 {
     private static readonly ConcurrentQueue<StateMachineBox<TResult, TStateMachine>> Pool = new();
     private static readonly ContextCallback RunInContext = static state => ((StateMachineBox<TResult, TStateMachine>)state!).StateMachine.MoveNext();
+    private static readonly int TypeIndex = StateMachineBoxPool.NextTypeIndex();
     private static int s_pooled;
-
-    [ThreadStatic]
-    private static StateMachineBox<TResult, TStateMachine>? t_head;
-
-    [ThreadStatic]
-    private static int t_count;
 
     private ManualResetValueTaskSourceCore<TResult> _core; // continuations run inline, as the runtime's pooling boxes do
     private StateMachineBox<TResult, TStateMachine>? _next;
@@ -221,12 +218,16 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
 
     public static StateMachineBox<TResult, TStateMachine> Rent()
     {
-        var head = t_head;
-        if (head is not null)
+        // One thread-static read per rent (each costs a __tls_get_addr call from JIT'd code on Linux).
+        var lists = BoxFreeLists.Current.Lists;
+        var index = TypeIndex;
+        if ((uint)index < (uint)lists.Length && lists[index].Head is { } first)
         {
-            t_head = head._next;
+            ref var list = ref lists[index];
+            var head = Unsafe.As<StateMachineBox<TResult, TStateMachine>>(first); // only boxes of this type are listed here
+            list.Head = head._next;
+            list.Count--;
             head._next = null;
-            t_count--;
             return head;
         }
 
@@ -295,11 +296,20 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
         _core.Reset();
         StateMachine = default!;
         Context = null;
-        if (t_count < StateMachineBoxPool.LocalCapacity)
+        var owner = BoxFreeLists.Current;
+        var lists = owner.Lists;
+        var index = TypeIndex;
+        if ((uint)index >= (uint)lists.Length)
         {
-            _next = t_head;
-            t_head = this;
-            t_count++;
+            lists = owner.Grow(index);
+        }
+
+        ref var list = ref lists[index];
+        if (list.Count < owner.Capacity)
+        {
+            _next = list.Head is { } head ? Unsafe.As<StateMachineBox<TResult, TStateMachine>>(head) : null;
+            list.Head = this;
+            list.Count++;
             return;
         }
 
@@ -311,5 +321,39 @@ internal sealed class StateMachineBox<TResult, TStateMachine> : IStateMachineBox
         {
             Interlocked.Decrement(ref s_pooled);
         }
+    }
+}
+
+/// <summary>
+/// One thread's free lists of state machine boxes, one per box type (indexed by
+/// <see cref="StateMachineBoxPool.NextTypeIndex"/>): a single thread-static read finds the list of any type.
+/// </summary>
+internal sealed class BoxFreeLists
+{
+    [ThreadStatic]
+    private static BoxFreeLists? t_current;
+
+    /// <summary>Heads and lengths, by box type index; grown (on this thread only) when a new type returns a box.</summary>
+    public FreeList[] Lists = new FreeList[32];
+
+    /// <summary>The bound per box type on this thread.</summary>
+    public int Capacity = StateMachineBoxPool.DefaultLocalCapacity;
+
+    public static BoxFreeLists Current => t_current ?? Create();
+
+    public FreeList[] Grow(int index)
+    {
+        var bigger = new FreeList[Math.Max(index + 1, Lists.Length * 2)];
+        Lists.CopyTo(bigger, 0);
+        Lists = bigger;
+        return bigger;
+    }
+
+    private static BoxFreeLists Create() => t_current = new BoxFreeLists();
+
+    public struct FreeList
+    {
+        public object? Head;
+        public int Count;
     }
 }

@@ -101,6 +101,15 @@ internal static unsafe partial class EpollInterop
     public static ulong DataAt(byte* events, int index) => *(ulong*)(events + (index * EventSize) + DataOffset);
 
     /// <summary>recv(2), never blocking: bytes read (0: end of stream), or −errno (−<see cref="EAgain"/>: drained).</summary>
+    /// <remarks>
+    /// Called without a GC transition (<see cref="SuppressGCTransitionAttribute"/>): a recv with MSG_DONTWAIT never
+    /// blocks, takes no lock and does not call back into the runtime, and the transition (frame, two mode switches,
+    /// the stub's errno save) cost about as much as the call. errno is read only after a failure, straight from libc
+    /// (<see cref="Marshal.GetLastSystemError"/>), as the runtime's own stubs do for SetLastError with a suppressed
+    /// transition. The JIT may put a GC poll between the call and that read; a thread stopped there keeps its errno:
+    /// CoreCLR's poll suspends in the return path of a P/Invoke (RareDisablePreemptiveGC, inside
+    /// BEGIN/END_PRESERVE_LAST_ERROR) and Native AOT's in Thread::WaitForGC, which saves and restores it.
+    /// </remarks>
     public static int Receive(nint fd, Span<byte> buffer)
     {
         fixed (byte* p = buffer)
@@ -113,7 +122,7 @@ internal static unsafe partial class EpollInterop
                     return (int)n;
                 }
 
-                var errno = Marshal.GetLastPInvokeError();
+                var errno = Marshal.GetLastSystemError();
                 if (errno != EIntr)
                 {
                     return -errno;
@@ -123,6 +132,7 @@ internal static unsafe partial class EpollInterop
     }
 
     /// <summary>send(2), never blocking, no SIGPIPE: bytes sent, or −errno (−<see cref="EAgain"/>: the send buffer is full).</summary>
+    /// <remarks>Without a GC transition, errno read after a failure only: see <see cref="Receive"/>.</remarks>
     public static int Send(nint fd, ReadOnlySpan<byte> data)
     {
         fixed (byte* p = data)
@@ -135,7 +145,7 @@ internal static unsafe partial class EpollInterop
                     return (int)n;
                 }
 
-                var errno = Marshal.GetLastPInvokeError();
+                var errno = Marshal.GetLastSystemError();
                 if (errno != EIntr)
                 {
                     return -errno;
@@ -153,15 +163,19 @@ internal static unsafe partial class EpollInterop
     [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
     private static partial int WaitRaw(int epfd, byte* events, int max, int timeoutMs);
 
-    [LibraryImport(Libc, EntryPoint = "send", SetLastError = true)]
+    // recv/send: no GC transition, no errno save (see Receive).
+    [LibraryImport(Libc, EntryPoint = "send")]
+    [SuppressGCTransition]
     private static partial nint SendRaw(int fd, byte* buffer, nint length, int flags);
 
-    [LibraryImport(Libc, EntryPoint = "recv", SetLastError = true)]
+    [LibraryImport(Libc, EntryPoint = "recv")]
+    [SuppressGCTransition]
     private static partial nint ReceiveRaw(int fd, byte* buffer, nint length, int flags);
 
     /// <summary>syscall(2) with six word arguments (its variadic arguments are all integers: passed as fixed ones on
     /// x86-64 and arm64 Linux, and glibc's implementation only moves registers).</summary>
-    [LibraryImport(Libc, EntryPoint = "syscall", SetLastError = true)]
+    [LibraryImport(Libc, EntryPoint = "syscall")]
+    [SuppressGCTransition]
     private static partial nint Syscall6(nint number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
 
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]

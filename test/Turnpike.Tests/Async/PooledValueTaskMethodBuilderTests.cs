@@ -8,6 +8,7 @@ public sealed class PooledValueTaskMethodBuilderTests
 {
     private static readonly AsyncLocal<string?> Ambient = new();
     private object? _sink;
+    private int _total;
 
     /// <summary>An awaitable the test completes by hand (a reusable source, so waiting allocates nothing of its own).</summary>
     private sealed class Gate : IValueTaskSource<int>
@@ -43,6 +44,13 @@ public sealed class PooledValueTaskMethodBuilderTests
     {
         var value = gate is null ? 0 : await gate.WaitAsync().ConfigureAwait(false);
         return value + add + (Ambient.Value == "flowed" ? 1000 : 0);
+    }
+
+    [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
+    private static async ValueTask<int> SubtractAsync(Gate gate, int subtract)
+    {
+        var value = await gate.WaitAsync().ConfigureAwait(false);
+        return value - subtract;
     }
 
     [AsyncMethodBuilder(typeof(PooledValueTaskMethodBuilder<>))]
@@ -140,5 +148,39 @@ public sealed class PooledValueTaskMethodBuilderTests
         Assert.ThrowsAny<InvalidOperationException>(() => Read(first));
         gate.Open(1);
         Assert.Equal(2, Read(second));
+    }
+
+    [Fact]
+    public void TwoMethodsSuspendedTogetherEachReuseTheirOwnBoxes()
+    {
+        // Both boxes are out at once and come back in the other order: each type has its own free list on this thread.
+        var first = new Gate();
+        var second = new Gate();
+        var perCall = ThreadAllocations.PerCall(1000, () =>
+        {
+            var adding = AddAsync(first, 1);
+            var subtracting = SubtractAsync(second, 1);
+            second.Open(5);
+            first.Open(1);
+            _total = Read(subtracting) + Read(adding);
+        });
+        var machines = typeof(PooledValueTaskMethodBuilderTests).GetNestedTypes(System.Reflection.BindingFlags.NonPublic)
+            .Where(t => t.Name.Contains("<AddAsync>", StringComparison.Ordinal) || t.Name.Contains("<SubtractAsync>", StringComparison.Ordinal))
+            .ToArray();
+        Assert.Equal(2, machines.Length);
+        var machine = machines.Sum(t => t.IsValueType ? 0 : ThreadAllocations.PerCall(1000, () => _sink = Activator.CreateInstance(t)));
+        Assert.Equal(machine, perCall, 0.5);
+        Assert.Equal(6, _total);
+    }
+
+    [Fact]
+    public void AThreadsFreeListsGrowForALaterBoxType()
+    {
+        var lists = new BoxFreeLists();
+        var before = lists.Lists.Length;
+        var grown = lists.Grow(before + 5);
+        Assert.Same(grown, lists.Lists);
+        Assert.True(grown.Length > before + 5);
+        Assert.Equal(StateMachineBoxPool.DefaultLocalCapacity, lists.Capacity);
     }
 }

@@ -1,5 +1,6 @@
 using System.Collections;
 using System.Net;
+using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 
@@ -41,6 +42,7 @@ internal sealed partial class RawConnection :
     private readonly IPAddress? _localIp;
     private readonly int _localPort;
     private KeyValuePair<Type, object>[] _extra = new KeyValuePair<Type, object>[8];
+    private nint[] _extraKeys = new nint[8]; // the type handle of each _extra key: Get<T> compares handles, no Type object
     private int _extraCount;
     private int _revision;
     private string? _traceIdentifier;
@@ -77,7 +79,9 @@ internal sealed partial class RawConnection :
                 {
                     if (value is null)
                     {
-                        _extra[i] = _extra[--_extraCount];
+                        _extraCount--;
+                        _extra[i] = _extra[_extraCount];
+                        _extraKeys[i] = _extraKeys[_extraCount];
                         _extra[_extraCount] = default;
                     }
                     else
@@ -97,14 +101,42 @@ internal sealed partial class RawConnection :
             if (_extraCount == _extra.Length)
             {
                 Array.Resize(ref _extra, _extra.Length * 2);
+                Array.Resize(ref _extraKeys, _extra.Length);
             }
 
+            _extraKeys[_extraCount] = key.TypeHandle.Value;
             _extra[_extraCount++] = new(key, value);
         }
     }
 
-    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default =>
-        (TFeature?)((IFeatureCollection)this)[typeof(TFeature)];
+    /// <summary>
+    /// DefaultHttpContext fetches every feature it uses through here once per request (the revision changes between
+    /// requests): the key is compared as a type handle (no <c>typeof</c> → Type conversion in this shared generic
+    /// code), and an own feature is found by a per-type flag and returned without a cast helper.
+    /// </summary>
+    TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default
+    {
+        if (_extraCount != 0)
+        {
+            var key = typeof(TFeature).TypeHandle.Value;
+            var keys = _extraKeys;
+            for (int i = 0; i < _extraCount && i < keys.Length; i++)
+            {
+                if (keys[i] == key)
+                {
+                    return (TFeature?)_extra[i].Value;
+                }
+            }
+        }
+
+        if (!typeof(TFeature).IsValueType && OwnFeature<TFeature>.Is)
+        {
+            object self = this;
+            return Unsafe.As<object, TFeature>(ref self); // this connection implements every own feature
+        }
+
+        return default;
+    }
 
     void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default =>
         ((IFeatureCollection)this)[typeof(TFeature)] = instance;
@@ -124,6 +156,12 @@ internal sealed partial class RawConnection :
 
     IEnumerator IEnumerable.GetEnumerator() => ((IEnumerable<KeyValuePair<Type, object>>)this).GetEnumerator();
 
+    /// <summary>Whether <typeparamref name="TFeature"/> is one of <see cref="OwnFeatures"/>: computed once per type.</summary>
+    private static class OwnFeature<TFeature>
+    {
+        public static readonly bool Is = IsOwnFeature(typeof(TFeature));
+    }
+
     private static bool IsOwnFeature(Type key)
     {
         foreach (var type in OwnFeatures)
@@ -141,7 +179,7 @@ internal sealed partial class RawConnection :
     private void ResetFeatures()
     {
         Array.Clear(_extra, 0, _extraCount);
-        _extraCount = 0;
+        _extraCount = 0; // _extraKeys beyond the count are never read
         _revision++;
         _traceIdentifier = null;
         _maxRequestBodySize = _options.MaxRequestBodySize;

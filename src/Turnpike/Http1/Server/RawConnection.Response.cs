@@ -159,9 +159,11 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         return new UpgradedStream(this);
     }
 
-    /// <summary>Runs one parsed request through the app and finishes it. False: close the connection.</summary>
-    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ProcessRequestAsync()
+    /// <summary>
+    /// Before a parsed request runs: the response and per-request state start fresh. False: the target was invalid
+    /// (answer 400 and close). The request itself runs in <see cref="RunAsync"/> (no async method of its own).
+    /// </summary>
+    private bool BeginRequest()
     {
         _requestCount++;
         BeginRequestBody();
@@ -178,71 +180,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         _bodyFailed = false;
         _keepAlive = _parser.Request.KeepAlive && !_listener.IsStopping;
         ResetFeatures();
-
-        if (_targetInvalid)
-        {
-            await WriteErrorAndCloseAsync(StatusCodes.Status400BadRequest).ConfigureAwait(false);
-            return false;
-        }
-
-        var context = _context;
-        _appRunning = true;
-        StartDisconnectMonitor();
-        try
-        {
-            var pending = _options.ValueApplication is { } application ? application(context) : new ValueTask(_options.Application(context));
-            if (pending.IsCompletedSuccessfully)
-            {
-                pending.GetAwaiter().GetResult(); // a pooled box goes back
-            }
-            else
-            {
-                await pending.ConfigureAwait(false);
-            }
-        }
-        catch (Exception ex)
-        {
-            await OnApplicationErrorAsync(ex).ConfigureAwait(false);
-        }
-
-        _appRunning = false;
-
-        if (_responseWriter is { } writer)
-        {
-            try
-            {
-                await writer.CompleteAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
-            {
-                _keepAlive = false;
-            }
-        }
-
-        if (Volatile.Read(ref _closed) == 0)
-        {
-            try
-            {
-                await CompleteResponseAsync().ConfigureAwait(false);
-            }
-            catch (Exception ex) when (ex is not (IOException or SocketException or ObjectDisposedException or OperationCanceledException))
-            {
-                // An OnStarting callback or the head failed before anything was sent: 500 as Kestrel.
-                await OnApplicationErrorAsync(ex).ConfigureAwait(false);
-                if (Volatile.Read(ref _closed) == 0)
-                {
-                    await CompleteResponseAsync().ConfigureAwait(false);
-                }
-            }
-        }
-
-        await RunOnCompletedAsync().ConfigureAwait(false);
-        if (_upgraded || !_keepAlive || _clientClosed || Volatile.Read(ref _closed) == 1 || _listener.IsStopping)
-        {
-            return false;
-        }
-
-        return await DrainRequestBodyAsync().ConfigureAwait(false);
+        return !_targetInvalid;
     }
 
     private async ValueTask OnApplicationErrorAsync(Exception ex)

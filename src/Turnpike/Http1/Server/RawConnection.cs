@@ -115,18 +115,127 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         CancelRequest();
     }
 
-    private async Task RunAsync()
+    /// <summary>
+    /// The connection's one long-running async method: reads and parses each head, runs the request through the app and
+    /// finishes its response, all here (no async method per head or per request: two boxes, suspensions and
+    /// resumptions per request fewer). Built with the pooled
+    /// builder, so a resumption in the default execution context skips ExecutionContext.RunInternal (the box is never
+    /// awaited: it is simply dropped when the connection ends).
+    /// </summary>
+    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder))]
+    private async ValueTask RunAsync()
     {
+        // What a request's app leaves in the execution context (Activity.Current and other AsyncLocal values set
+        // outside an async method of its own) must not reach the next request: each starts in the connection's context.
+        var connectionContext = ExecutionContext.Capture();
         try
         {
             while (true)
             {
-                if (!await ReadHeadAsync().ConfigureAwait(false))
+                if (connectionContext is not null && !ReferenceEquals(ExecutionContext.Capture(), connectionContext))
+                {
+                    ExecutionContext.Restore(connectionContext);
+                }
+
+                BeginHead();
+                int step;
+                do
+                {
+                    if (_closeRequested && !_headStarted)
+                    {
+                        return;
+                    }
+
+                    _reading = true;
+                    ReadResult result;
+                    try
+                    {
+                        result = await ReadInputAsync().ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        _reading = false;
+                    }
+
+                    step = OnHeadBytes(result);
+                }
+                while (step == HeadMore);
+
+                if (step != HeadComplete)
+                {
+                    if (step != HeadClose)
+                    {
+                        await WriteErrorAndCloseAsync(step).ConfigureAwait(false);
+                    }
+
+                    return;
+                }
+
+                // The request (formerly ProcessRequestAsync, inlined: one box, suspension and resumption fewer).
+                if (!BeginRequest())
+                {
+                    await WriteErrorAndCloseAsync(StatusCodes.Status400BadRequest).ConfigureAwait(false);
+                    return;
+                }
+
+                var context = _context;
+                _appRunning = true;
+                StartDisconnectMonitor();
+                try
+                {
+                    var pending = _options.ValueApplication is { } application ? application(context) : new ValueTask(_options.Application(context));
+                    if (pending.IsCompletedSuccessfully)
+                    {
+                        pending.GetAwaiter().GetResult(); // a pooled box goes back
+                    }
+                    else
+                    {
+                        await pending.ConfigureAwait(false);
+                    }
+                }
+                catch (Exception ex)
+                {
+                    await OnApplicationErrorAsync(ex).ConfigureAwait(false);
+                }
+
+                _appRunning = false;
+
+                if (_responseWriter is { } writer)
+                {
+                    try
+                    {
+                        await writer.CompleteAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is IOException or SocketException or ObjectDisposedException or InvalidOperationException)
+                    {
+                        _keepAlive = false;
+                    }
+                }
+
+                if (Volatile.Read(ref _closed) == 0)
+                {
+                    try
+                    {
+                        await CompleteResponseAsync().ConfigureAwait(false);
+                    }
+                    catch (Exception ex) when (ex is not (IOException or SocketException or ObjectDisposedException or OperationCanceledException))
+                    {
+                        // An OnStarting callback or the head failed before anything was sent: 500 as Kestrel.
+                        await OnApplicationErrorAsync(ex).ConfigureAwait(false);
+                        if (Volatile.Read(ref _closed) == 0)
+                        {
+                            await CompleteResponseAsync().ConfigureAwait(false);
+                        }
+                    }
+                }
+
+                await RunOnCompletedAsync().ConfigureAwait(false);
+                if (_upgraded || !_keepAlive || _clientClosed || Volatile.Read(ref _closed) == 1 || _listener.IsStopping)
                 {
                     return;
                 }
 
-                if (!await ProcessRequestAsync().ConfigureAwait(false))
+                if (!await DrainRequestBodyAsync().ConfigureAwait(false))
                 {
                     return;
                 }
@@ -146,9 +255,13 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         }
     }
 
-    /// <summary>Reads and parses the next request head. False: close the connection (error answered, timeout, client gone).</summary>
-    [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
-    private async ValueTask<bool> ReadHeadAsync()
+    // OnHeadBytes results besides a status code to answer before closing.
+    private const int HeadMore = -1;
+    private const int HeadClose = 0;
+    private const int HeadComplete = 1;
+
+    /// <summary>Before the next request head.</summary>
+    private void BeginHead()
     {
         _parser.Reset();
         _headStarted = false;
@@ -157,74 +270,54 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         // As Kestrel: the keep-alive timeout while nothing has arrived (first request included), then the request
         // headers timeout from the first byte of the head.
         SetDeadline(_listener.KeepAliveTicks);
-        while (true)
+    }
+
+    /// <summary>
+    /// Parses what a read of the head brought. <see cref="HeadComplete"/>: a request to run; <see cref="HeadMore"/>:
+    /// read again; <see cref="HeadClose"/>: close (timeout, shutdown, client gone); else the status code to answer
+    /// before closing (a malformed head, a partial head and then FIN or timeout).
+    /// </summary>
+    private int OnHeadBytes(in ReadResult result)
+    {
+        var buffer = result.Buffer;
+        if (!buffer.IsEmpty && !_headStarted)
         {
-            if (_closeRequested && !_headStarted)
-            {
-                return false;
-            }
-
-            _reading = true;
-            ReadResult result;
-            try
-            {
-                result = await ReadInputAsync().ConfigureAwait(false);
-            }
-            finally
-            {
-                _reading = false;
-            }
-
-            var buffer = result.Buffer;
-            if (!buffer.IsEmpty && !_headStarted)
-            {
-                _headStarted = true;
-                SetDeadline(_listener.RequestHeadersTicks);
-            }
-
-            var handler = new HeadHandler(this);
-            var parsed = _parser.Parse(ref handler, buffer, out var consumed, out var examined);
-            _input.AdvanceTo(consumed, examined);
-            if (parsed.Status == Http1ParseStatus.Complete)
-            {
-                Volatile.Write(ref _deadline, 0);
-                return true;
-            }
-
-            if (parsed.Status == Http1ParseStatus.Error)
-            {
-                LogBadRequest(_options.Logger, _options.Name, _connectionId, parsed.StatusCode, Http1ErrorText.Describe(parsed.Error));
-                await WriteErrorAndCloseAsync(parsed.StatusCode).ConfigureAwait(false);
-                return false;
-            }
-
-            if (result.IsCanceled)
-            {
-                if (_timedOut && _headStarted)
-                {
-                    await WriteErrorAndCloseAsync(StatusCodes.Status408RequestTimeout).ConfigureAwait(false);
-                    return false;
-                }
-
-                if (_timedOut || (_closeRequested && !_headStarted))
-                {
-                    return false;
-                }
-
-                continue;
-            }
-
-            if (result.IsCompleted)
-            {
-                if (_headStarted)
-                {
-                    // A partial head and then FIN: answer as Kestrel does (the client may still read it).
-                    await WriteErrorAndCloseAsync(StatusCodes.Status400BadRequest).ConfigureAwait(false);
-                }
-
-                return false;
-            }
+            _headStarted = true;
+            SetDeadline(_listener.RequestHeadersTicks);
         }
+
+        var handler = new HeadHandler(this);
+        var parsed = _parser.Parse(ref handler, buffer, out var consumed, out var examined);
+        _input.AdvanceTo(consumed, examined);
+        if (parsed.Status == Http1ParseStatus.Complete)
+        {
+            Volatile.Write(ref _deadline, 0);
+            return HeadComplete;
+        }
+
+        if (parsed.Status == Http1ParseStatus.Error)
+        {
+            LogBadRequest(_options.Logger, _options.Name, _connectionId, parsed.StatusCode, Http1ErrorText.Describe(parsed.Error));
+            return parsed.StatusCode;
+        }
+
+        if (result.IsCanceled)
+        {
+            if (_timedOut && _headStarted)
+            {
+                return StatusCodes.Status408RequestTimeout;
+            }
+
+            return _timedOut || (_closeRequested && !_headStarted) ? HeadClose : HeadMore;
+        }
+
+        if (result.IsCompleted)
+        {
+            // A partial head and then FIN: answer as Kestrel does (the client may still read it).
+            return _headStarted ? StatusCodes.Status400BadRequest : HeadClose;
+        }
+
+        return HeadMore;
     }
 
     /// <summary>
