@@ -203,6 +203,55 @@ public sealed class MetricsTests
         Assert.True(process.ExitCode == 0, $"promtool check metrics exited {process.ExitCode}:\n{await stdout}\n{await stderr}");
     }
 
+    /// <summary>The duration histograms are kept by the gateway and written into the exporter's answer: they must come
+    /// out in every form a scraper may ask for (text, OpenMetrics, gzip) with the exporter's shape.</summary>
+    [Fact]
+    public async Task DurationHistogramsJoinEveryFormOfTheScrape()
+    {
+        await using var backend = await TestBackend.StartEchoAsync();
+        var (refusing, hold) = Configs.RefusingPort();
+        using var _ = hold;
+        await using var gw = await GatewayHost.StartAsync(TwoRoutes(backend.Address, refusing));
+        for (var i = 0; i < 3; i++)
+        {
+            using var r = await gw.Client.GetAsync(gw.Combine($"/a/{i}"));
+            Assert.Equal(HttpStatusCode.OK, r.StatusCode);
+        }
+
+        await ScrapeUntilAsync(gw, m => m.Value("turnpike_request_duration_seconds_count", ("route", "a")) >= 3);
+        var url = new Uri(gw.AdminUrl, "/metrics");
+
+        // OpenMetrics: UNIT line, float bounds, no blank line, "# EOF" last and once.
+        using var openMetricsRequest = new HttpRequestMessage(HttpMethod.Get, url);
+        openMetricsRequest.Headers.Accept.ParseAdd("application/openmetrics-text; version=1.0.0");
+        using var openMetricsResponse = await gw.Client.SendAsync(openMetricsRequest);
+        openMetricsResponse.EnsureSuccessStatusCode();
+        Assert.StartsWith("application/openmetrics-text", openMetricsResponse.Content.Headers.ContentType!.MediaType, StringComparison.Ordinal);
+        var openMetrics = await openMetricsResponse.Content.ReadAsStringAsync();
+        Assert.EndsWith("\n# EOF\n", openMetrics, StringComparison.Ordinal);
+        Assert.Equal(openMetrics.Length - 6, openMetrics.IndexOf("# EOF", StringComparison.Ordinal));
+        Assert.DoesNotContain("\n\n", openMetrics, StringComparison.Ordinal);
+        Assert.Contains("# UNIT turnpike_request_duration_seconds seconds\n", openMetrics, StringComparison.Ordinal);
+        Assert.Contains("turnpike_upstream_request_duration_seconds_bucket{otel_scope_name=\"Turnpike\",cluster=\"ca\",destination=\"d1\",le=\"10.0\"} 3\n", openMetrics, StringComparison.Ordinal);
+        var parsed = PrometheusText.Parse(openMetrics);
+        Assert.Equal(3, parsed.Value("turnpike_request_duration_seconds_bucket", ("route", "a"), ("cluster", "ca"), ("status_class", "2xx"), ("le", "+Inf")));
+        Assert.Single(parsed.All("turnpike_request_duration_seconds_count")); // exactly one series: not also OpenTelemetry's
+
+        // Text format, gzip-compressed when asked.
+        using var gzipRequest = new HttpRequestMessage(HttpMethod.Get, url);
+        gzipRequest.Headers.AcceptEncoding.ParseAdd("gzip");
+        using var gzipResponse = await gw.Client.SendAsync(gzipRequest);
+        gzipResponse.EnsureSuccessStatusCode();
+        Assert.Equal("gzip", Assert.Single(gzipResponse.Content.Headers.ContentEncoding));
+        await using var unzipped = new System.IO.Compression.GZipStream(await gzipResponse.Content.ReadAsStreamAsync(), System.IO.Compression.CompressionMode.Decompress);
+        var text = await new StreamReader(unzipped).ReadToEndAsync();
+        var samples = PrometheusText.Parse(text);
+        Assert.Equal(3, samples.Value("turnpike_request_duration_seconds_count", ("route", "a"), ("cluster", "ca"), ("status_class", "2xx")));
+        Assert.Equal(3, samples.Value("turnpike_upstream_request_duration_seconds_count", ("cluster", "ca"), ("destination", "d1")));
+        Assert.Contains("turnpike_requests_total", text, StringComparison.Ordinal); // the exporter's own families are all there
+        Assert.DoesNotContain("# UNIT", text, StringComparison.Ordinal);
+    }
+
     private static async Task<PrometheusText> ScrapeUntilAsync(GatewayHost gw, Func<PrometheusText, bool> done)
     {
         var url = new Uri(gw.AdminUrl, "/metrics");

@@ -14,4 +14,9 @@ internal interface IUpstreamSender
     /// failures: they come back as an <see cref="UpstreamResult"/>, with the response left untouched when it has not started.
     /// </summary>
     ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken);
+
+    /// <summary>As <see cref="SendAsync(HttpContext, RouteModel, DestinationModel, CancellationToken)"/>, with the
+    /// timestamp the attempt started at (the caller read the clock already; a sender may use it instead of its own read).</summary>
+    ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started) =>
+        SendAsync(context, route, destination, cancellationToken);
 }

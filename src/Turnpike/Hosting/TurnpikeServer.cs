@@ -174,7 +174,7 @@ public sealed partial class TurnpikeServer : IAsyncDisposable
             });
             if (config.Metrics.Enabled)
             {
-                admin.Services.AddPrometheusExport(config.Metrics, gateway.Services.GetRequiredService<IMeterFactory>());
+                admin.Services.AddPrometheusExport(config.Metrics, gateway.Services.GetRequiredService<IMeterFactory>(), gateway.Services);
             }
 
             _admin = admin.Build();

@@ -22,6 +22,7 @@ internal sealed class GatewayMetrics
     public const string RequestsName = "turnpike.requests";
     public const string DurationName = "turnpike.request.duration";
     public const string InFlightName = "turnpike.requests.in_flight";
+    public const string DurationDescription = "Time from the request reaching the gateway to the end of its response.";
 
     private readonly ObservableCounter<long> _requests;
     private readonly Histogram<double> _duration;
@@ -38,7 +39,7 @@ internal sealed class GatewayMetrics
         _duration = meter.CreateHistogram(
             DurationName,
             "s",
-            "Time from the request reaching the gateway to the end of its response.",
+            DurationDescription,
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TurnpikeMeter.DurationBuckets });
         _inFlightGauge = meter.CreateObservableUpDownCounter(InFlightName, ObserveInFlight, "{request}", "Requests the gateway is working on.");
@@ -63,6 +64,7 @@ internal sealed class GatewayMetrics
         var series = tags is null || ReferenceEquals(tags, RequestMetricTags.Unmatched) ? _unmatched : tags.Series ?? Bind(tags);
         var statusClass = TurnpikeMeter.StatusClassIndex(status);
         series.Count(RequestMethods.IndexOf(method), statusClass);
+        series.Duration(statusClass).Record(elapsed);
         if (_duration.Enabled)
         {
             _duration.Record(elapsed.TotalSeconds, series.ForDuration(statusClass));
@@ -75,6 +77,16 @@ internal sealed class GatewayMetrics
         var series = _series.GetOrAdd((tags.Route, tags.Cluster), tags);
         tags.Series = series;
         return series;
+    }
+
+    /// <summary>The duration series so far (scrape time, <see cref="DurationHistogramExport"/>).</summary>
+    public void CollectDurations(List<DurationHistogram> series)
+    {
+        _unmatched.CollectDurations(series);
+        foreach (var tags in _series.Values)
+        {
+            tags.CollectDurations(series);
+        }
     }
 
     private IEnumerable<Measurement<long>> ObserveRequests()

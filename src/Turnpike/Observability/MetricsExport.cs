@@ -57,8 +57,17 @@ internal static class MetricsExport
     /// other hosts in the process, such as the admin listener itself or other gateways in tests, are left out),
     /// plus the runtime's "System.Runtime" meter when <see cref="MetricsConfig.Runtime"/> is on.
     /// </summary>
-    public static void AddPrometheusExport(this IServiceCollection adminServices, MetricsConfig config, IMeterFactory gatewayMeters)
+    /// <param name="gatewayServices">The gateway host's services: when given, its two duration histograms are exported
+    /// by <see cref="DurationHistogramExport"/> instead of being aggregated by OpenTelemetry.</param>
+    public static void AddPrometheusExport(this IServiceCollection adminServices, MetricsConfig config, IMeterFactory gatewayMeters, IServiceProvider? gatewayServices = null)
     {
+        var histograms = gatewayServices is null ? null
+            : new DurationHistogramExport(gatewayServices.GetRequiredService<GatewayMetrics>(), gatewayServices.GetRequiredService<UpstreamMetrics>());
+        if (histograms is not null)
+        {
+            adminServices.AddSingleton(histograms);
+        }
+
         adminServices.AddOpenTelemetry().WithMetrics(metrics =>
         {
             metrics.ConfigureResource(resource => resource.AddService("turnpike"));
@@ -68,7 +77,7 @@ internal static class MetricsExport
                 metrics.AddMeter(RuntimeMeter);
             }
 
-            metrics.AddView(instrument => Select(instrument, gatewayMeters));
+            metrics.AddView(instrument => Select(instrument, gatewayMeters, histograms is not null));
             metrics.AddPrometheusExporter(o =>
             {
                 o.ScrapeEndpointPath = config.Path;
@@ -83,7 +92,7 @@ internal static class MetricsExport
     /// factories with the same meter names are dropped, not merged. Three runtime gauges end in "count", which Prometheus reserves for
     /// histograms and summaries (<c>promtool check metrics</c> refuses them), so they are renamed.
     /// </summary>
-    private static MetricStreamConfiguration? Select(Instrument instrument, IMeterFactory gatewayMeters)
+    private static MetricStreamConfiguration? Select(Instrument instrument, IMeterFactory gatewayMeters, bool ownHistograms)
     {
         if (instrument.Meter.Name == RuntimeMeter)
         {
@@ -101,6 +110,11 @@ internal static class MetricsExport
             return MetricStreamConfiguration.Drop;
         }
 
+        if (ownHistograms && instrument.Meter.Name == TurnpikeMeter.Name && DurationHistogramExport.Exports(instrument.Name))
+        {
+            return MetricStreamConfiguration.Drop;
+        }
+
         return instrument.Meter.Name == KestrelMeter ? new MetricStreamConfiguration { CardinalityLimit = KestrelSeriesLimit } : null;
     }
 
@@ -110,6 +124,7 @@ internal static class MetricsExport
     /// </summary>
     public static void UsePrometheusEndpoint(this WebApplication admin, MetricsConfig config, Func<HttpRequest, bool> isAuthorized)
     {
+        var histograms = admin.Services.GetService<DurationHistogramExport>();
         admin.UseOpenTelemetryPrometheusScrapingEndpoint(
             meterProvider: null,
             predicate: null,
@@ -118,7 +133,7 @@ internal static class MetricsExport
             {
                 if (isAuthorized(context.Request))
                 {
-                    return next(context);
+                    return histograms is null ? next(context) : histograms.ServeAsync(context, next);
                 }
 
                 context.Response.StatusCode = StatusCodes.Status401Unauthorized;

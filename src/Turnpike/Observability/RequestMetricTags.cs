@@ -16,6 +16,7 @@ internal sealed class RequestMetricTags
     private readonly KeyValuePair<string, object?>[]?[] _requests = new KeyValuePair<string, object?>[RequestMethods.Count * 5][];
     private readonly KeyValuePair<string, object?>[]?[] _durations = new KeyValuePair<string, object?>[5][];
     private readonly long[] _counts = new long[RequestMethods.Count * 5];
+    private readonly DurationHistogram?[] _histograms = new DurationHistogram?[5];
 
     public RequestMetricTags(string route, string cluster)
     {
@@ -50,6 +51,27 @@ internal sealed class RequestMetricTags
     {
         ref var slot = ref _durations[statusClass];
         return slot ??= [new("route", Route), new("cluster", Cluster), new("status_class", TurnpikeMeter.StatusClasses[statusClass])];
+    }
+
+    /// <summary>The <c>turnpike.request.duration</c> series of a status class, made on its first request.</summary>
+    public DurationHistogram Duration(int statusClass) => _histograms[statusClass] ?? NewDuration(statusClass);
+
+    private DurationHistogram NewDuration(int statusClass)
+    {
+        var created = new DurationHistogram(DurationHistogram.RenderLabels(("cluster", Cluster), ("route", Route), ("status_class", TurnpikeMeter.StatusClasses[statusClass])));
+        return Interlocked.CompareExchange(ref _histograms[statusClass], created, null) ?? created;
+    }
+
+    /// <summary>Adds the duration series made so far to <paramref name="series"/>.</summary>
+    public void CollectDurations(List<DurationHistogram> series)
+    {
+        for (var i = 0; i < _histograms.Length; i++)
+        {
+            if (Volatile.Read(ref _histograms[i]) is { } made)
+            {
+                series.Add(made);
+            }
+        }
     }
 
     /// <summary>One more request with this method and status class.</summary>

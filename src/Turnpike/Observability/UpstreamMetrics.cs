@@ -15,6 +15,9 @@ namespace Turnpike.Observability;
 /// </summary>
 internal sealed class UpstreamMetrics
 {
+    public const string DurationName = "turnpike.upstream.request.duration";
+    public const string DurationDescription = "Time of one upstream attempt, from picking the destination to the end of the upstream's response.";
+
     private readonly ObservableCounter<long> _requests;
     private readonly Histogram<double> _duration;
     private readonly Counter<long> _retries;
@@ -26,9 +29,9 @@ internal sealed class UpstreamMetrics
         var meter = meterFactory.Create(TurnpikeMeter.Name);
         _requests = meter.CreateObservableCounter("turnpike.upstream.requests", ObserveRequests, "{request}", "Attempts sent to upstream destinations, by outcome.");
         _duration = meter.CreateHistogram(
-            "turnpike.upstream.request.duration",
+            DurationName,
             "s",
-            "Time of one upstream attempt, from picking the destination to the end of the upstream's response.",
+            DurationDescription,
             tags: null,
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = TurnpikeMeter.DurationBuckets });
         _retries = meter.CreateCounter<long>("turnpike.upstream.retries", "{retry}", "Attempts repeated on the same or another destination, by reason.");
@@ -53,6 +56,7 @@ internal sealed class UpstreamMetrics
     public void Attempt(UpstreamSeries series, in UpstreamResult result, TimeSpan elapsed)
     {
         series.Count(result);
+        series.Duration.Record(elapsed);
         if (_duration.Enabled)
         {
             _duration.Record(elapsed.TotalSeconds, series.DurationTags);
@@ -72,6 +76,15 @@ internal sealed class UpstreamMetrics
         if (_retries.Enabled)
         {
             _retries.Add(1, new KeyValuePair<string, object?>("cluster", cluster), new KeyValuePair<string, object?>("reason", reason));
+        }
+    }
+
+    /// <summary>The duration series with at least one attempt (scrape time, <see cref="DurationHistogramExport"/>).</summary>
+    public void CollectDurations(List<DurationHistogram> series)
+    {
+        foreach (var destination in _series.Values)
+        {
+            series.Add(destination.Duration);
         }
     }
 
@@ -101,6 +114,7 @@ internal sealed class UpstreamSeries
         Cluster = cluster;
         Destination = destination;
         DurationTags = [new("cluster", cluster), new("destination", destination)];
+        Duration = new DurationHistogram(DurationHistogram.RenderLabels(("cluster", cluster), ("destination", destination)));
         _requestTags = new KeyValuePair<string, object?>[Outcomes.Length][];
         for (var i = 0; i < Outcomes.Length; i++)
         {
@@ -114,6 +128,9 @@ internal sealed class UpstreamSeries
 
     /// <summary>cluster, destination: the labels of <c>turnpike.upstream.request.duration</c>.</summary>
     public KeyValuePair<string, object?>[] DurationTags { get; }
+
+    /// <summary>This destination's <c>turnpike.upstream.request.duration</c> series.</summary>
+    public DurationHistogram Duration { get; }
 
     public static int OutcomeIndex(in UpstreamResult result) => result.Outcome switch
     {

@@ -178,7 +178,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 UpstreamResult result;
                 try
                 {
-                    result = await sender.SendAsync(context, route, destination, attemptToken).ConfigureAwait(false);
+                    result = await sender.SendAsync(context, route, destination, attemptToken, started).ConfigureAwait(false);
                 }
                 catch
                 {
@@ -200,7 +200,8 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
                 // verdict feeds outlier detection and the breaker, the elapsed time latency-aware balancing.
                 var status = result.Status;
                 var verdict = Verdict(result, status);
-                var attemptEnded = time.GetTimestamp();
+                // The raw client read the clock when it returned the connection: that read ends the attempt.
+                var attemptEnded = result.EndedAt != 0 ? result.EndedAt : time.GetTimestamp();
                 var elapsed = time.GetElapsedTime(started, attemptEnded);
                 destination.OnEnd(verdict, elapsed);
                 feature.UpstreamDuration += elapsed;

@@ -153,9 +153,11 @@ internal sealed class Http1DestinationPool
     }
 
     /// <summary>Puts a connection whose exchange ended cleanly back for reuse (or closes it when the pool is full, expired or dropped).</summary>
-    public void Return(Http1UpstreamConnection connection)
+    public void Return(Http1UpstreamConnection connection) => Return(connection, Cluster.Time.GetTimestamp());
+
+    /// <summary>As <see cref="Return(Http1UpstreamConnection)"/>, at <paramref name="now"/> (the caller's clock read).</summary>
+    public void Return(Http1UpstreamConnection connection, long now)
     {
-        var now = Cluster.Time.GetTimestamp();
         if (!Cluster.IsDisposed && !IsExpired(connection, now))
         {
             connection.IdleSince = now;

@@ -30,7 +30,12 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
 
     private static readonly Action<object?> CancelActivity = static state => ((CancellationTokenSource)state!).Cancel();
 
-    public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken)
+    public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken) =>
+        SendAsync(context, route, destination, cancellationToken, 0);
+
+    /// <param name="started">The attempt's start timestamp (0: read the clock): the pool's expiry checks and the
+    /// exchange's activity timeout start from it.</param>
+    public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started)
     {
         var pool = route.Cluster.RawPool;
         if (pool is null || IsUpgrade(context))
@@ -44,13 +49,14 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
 
         // Unlimited clusters (the default) take no permit: the exchange is the only suspended async level here.
         return destinationPool.Permits is null
-            ? ForwardAsync(context, route.Transformer, directEligible, destinationPool, cancellationToken)
+            ? ForwardAsync(context, route.Transformer, directEligible, destinationPool, cancellationToken, started)
             : SendLimitedAsync(context, route.Transformer, directEligible, destinationPool, cancellationToken);
     }
 
     private static bool IsUpgrade(HttpContext context) =>
         context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
-        || context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true };
+        // An extended CONNECT has the method CONNECT: other requests skip the feature lookup (a miss scans every feature).
+        || (HttpMethods.IsConnect(context.Request.Method) && context.Features.Get<IHttpExtendedConnectFeature>() is { IsExtendedConnect: true });
 
     /// <summary>With <c>maxConnectionsPerDestination</c>: a permit first, held until the exchange is over.</summary>
     [AsyncMethodBuilder(typeof(Async.PooledValueTaskMethodBuilder<>))]
@@ -85,10 +91,10 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     }
 
     /// <summary>A connection for the request, then the exchange: directly on the direct path, after the route's request transform otherwise.</summary>
-    private static ValueTask<UpstreamResult> ForwardAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken)
+    private static ValueTask<UpstreamResult> ForwardAsync(HttpContext context, HttpTransformer transformer, bool directEligible, Http1DestinationPool pool, CancellationToken cancellationToken, long started = 0)
     {
-        // One clock read for the pool's expiry checks and the start of the exchange's activity timeout.
-        var now = pool.Cluster.Time.GetTimestamp();
+        // One clock read (or the caller's) for the pool's expiry checks and the start of the exchange's activity timeout.
+        var now = started != 0 ? started : pool.Cluster.Time.GetTimestamp();
         var connection = pool.Rent(now);
         var reused = connection is not null;
         connection ??= pool.Create();
@@ -202,6 +208,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         var pool = connection.Pool;
         var time = pool.Cluster.Time;
         Outcome outcome;
+        long returnedAt = 0; // the clock read that returned the connection: the end of the attempt for the caller
         while (true)
         {
             var activity = connection.Activity;
@@ -417,7 +424,8 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 {
                     connection.ReleaseReadBufferIfEmpty();
                     connection.Exchanges++;
-                    pool.Return(connection);
+                    returnedAt = time.GetTimestamp();
+                    pool.Return(connection, returnedAt);
                 }
                 else
                 {
@@ -452,7 +460,8 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             await OnRequestFailureAsync(context, transformer, failure, cancellationToken).ConfigureAwait(false);
         }
 
-        return YarpUpstreamSender.Classify(context, failure, cancellationToken);
+        var classified = YarpUpstreamSender.Classify(context, failure, cancellationToken);
+        return returnedAt != 0 ? classified with { EndedAt = returnedAt } : classified;
     }
 
     private static Http1ParseResult ParseHead(Http1UpstreamConnection connection)
