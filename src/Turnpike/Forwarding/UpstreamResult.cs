@@ -23,9 +23,9 @@ internal readonly record struct UpstreamResult(UpstreamOutcome Outcome, GatewayE
 {
     public static UpstreamResult Success(int status) => new(UpstreamOutcome.Success, GatewayErrorCode.None, null, status);
 
-    /// <summary>True when the request provably never reached the upstream, so trying another destination is safe for any method.</summary>
     /// <summary>The timestamp the attempt ended at when the sender read the clock there anyway (0: it did not).</summary>
     public long EndedAt { get; init; }
 
+    /// <summary>True when the request provably never reached the upstream, so trying another destination is safe for any method.</summary>
     public bool NeverSent => Outcome is UpstreamOutcome.ConnectFailed or UpstreamOutcome.ConnectTimeout or UpstreamOutcome.Refused;
 }
