@@ -13,10 +13,7 @@ internal interface IUpstreamSender
     /// Sends the request to <paramref name="destination"/> and copies the response back. Never throws for upstream
     /// failures: they come back as an <see cref="UpstreamResult"/>, with the response left untouched when it has not started.
     /// </summary>
-    ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken);
-
-    /// <summary>As <see cref="SendAsync(HttpContext, RouteModel, DestinationModel, CancellationToken)"/>, with the
-    /// timestamp the attempt started at (the caller read the clock already; a sender may use it instead of its own read).</summary>
-    ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started) =>
-        SendAsync(context, route, destination, cancellationToken);
+    /// <param name="started">The timestamp the attempt started at (0: not known): the caller read the clock already,
+    /// and a sender may use it instead of its own read.</param>
+    ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started);
 }

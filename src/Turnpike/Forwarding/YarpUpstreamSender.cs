@@ -12,7 +12,8 @@ internal sealed class YarpUpstreamSender(IHttpForwarder forwarder) : IUpstreamSe
     /// <summary>HTTP/2 error code REFUSED_STREAM (RFC 9113 §7): the stream was refused before any processing.</summary>
     private const long RefusedStream = 0x7;
 
-    public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken)
+    /// <remarks><paramref name="started"/> is not used: YARP's forwarder keeps its own timings.</remarks>
+    public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started)
     {
         var cluster = route.Cluster;
         var pending = forwarder.SendAsync(context, destination.Address, cluster.Invoker, cluster.RequestConfig, route.Transformer, cancellationToken);

@@ -23,7 +23,7 @@ public sealed class ProxyHandlerRetryTests
     {
         public List<string> Destinations { get; } = [];
 
-        public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken)
+        public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started)
         {
             var step = script[Math.Min(Destinations.Count, script.Length - 1)];
             Destinations.Add(destination.Id);
@@ -56,7 +56,7 @@ public sealed class ProxyHandlerRetryTests
     /// <summary>The cheapest possible upstream: every attempt succeeds at once.</summary>
     private sealed class InstantSender : IUpstreamSender
     {
-        public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken) =>
+        public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started) =>
             new(UpstreamResult.Success(200));
     }
 

@@ -30,9 +30,6 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
 
     private static readonly Action<object?> CancelActivity = static state => ((CancellationTokenSource)state!).Cancel();
 
-    public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken) =>
-        SendAsync(context, route, destination, cancellationToken, 0);
-
     /// <param name="started">The attempt's start timestamp (0: read the clock): the pool's expiry checks and the
     /// exchange's activity timeout start from it.</param>
     public ValueTask<UpstreamResult> SendAsync(HttpContext context, RouteModel route, DestinationModel destination, CancellationToken cancellationToken, long started)
@@ -40,7 +37,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
         var pool = route.Cluster.RawPool;
         if (pool is null || IsUpgrade(context))
         {
-            return yarp.SendAsync(context, route, destination, cancellationToken);
+            return yarp.SendAsync(context, route, destination, cancellationToken, started);
         }
 
         // A route without transforms runs YARP's default transformer only: its effect is written directly.
