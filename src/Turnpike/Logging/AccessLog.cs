@@ -37,7 +37,6 @@ internal sealed partial class AccessLog : IAsyncDisposable
     private readonly Task? _writer;
     private readonly CancellationTokenSource _stopping = new();
     private TaskCompletionSource? _pause;
-    private int _pending;
     private long _dropped;
 
     public AccessLog(AccessLogConfig config, TimeProvider time, ILogger<AccessLog> logger)
@@ -153,7 +152,7 @@ internal sealed partial class AccessLog : IAsyncDisposable
             ArrayPool<byte>.Shared.Return(copy);
             Interlocked.Increment(ref _dropped);
         }
-        else if (Interlocked.Increment(ref _pending) >= HighWater)
+        else if (_queue.Reader.Count >= HighWater)
         {
             Volatile.Read(ref _pause)?.TrySetResult();
         }
@@ -184,7 +183,6 @@ internal sealed partial class AccessLog : IAsyncDisposable
                 // load is per sampled request. Lines go into the stream's 64 KiB buffer; one write() per batch.
                 while (reader.TryRead(out var line))
                 {
-                    Interlocked.Decrement(ref _pending);
                     try
                     {
                         output.Write(line.Buffer, 0, line.Length);
@@ -204,7 +202,7 @@ internal sealed partial class AccessLog : IAsyncDisposable
                 {
                     var pause = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
                     Volatile.Write(ref _pause, pause);
-                    if (Volatile.Read(ref _pending) < HighWater)
+                    if (reader.Count < HighWater)
                     {
                         await Task.WhenAny(pause.Task, Task.Delay(_config.FlushInterval, _time, _stopping.Token)).ConfigureAwait(false);
                     }
