@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace Turnpike.Sockets;
@@ -114,20 +115,7 @@ internal static unsafe partial class EpollInterop
     {
         fixed (byte* p = buffer)
         {
-            while (true)
-            {
-                var n = s_direct ? Syscall6(s_sysRecvFrom, fd, (nint)p, buffer.Length, Flags, 0, 0) : ReceiveRaw((int)fd, p, buffer.Length, Flags);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
-
-                var errno = Marshal.GetLastSystemError();
-                if (errno != EIntr)
-                {
-                    return -errno;
-                }
-            }
+            return Transfer(receive: true, fd, p, buffer.Length);
         }
     }
 
@@ -137,19 +125,28 @@ internal static unsafe partial class EpollInterop
     {
         fixed (byte* p = data)
         {
-            while (true)
-            {
-                var n = s_direct ? Syscall6(s_sysSendTo, fd, (nint)p, data.Length, Flags, 0, 0) : SendRaw((int)fd, p, data.Length, Flags);
-                if (n >= 0)
-                {
-                    return (int)n;
-                }
+            return Transfer(receive: false, fd, p, data.Length);
+        }
+    }
 
-                var errno = Marshal.GetLastSystemError();
-                if (errno != EIntr)
-                {
-                    return -errno;
-                }
+    /// <summary>One recv or send, retried after EINTR: bytes moved, or −errno (inlined: <paramref name="receive"/> is a constant at each call).</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static int Transfer(bool receive, nint fd, byte* p, int length)
+    {
+        while (true)
+        {
+            var n = s_direct
+                ? Syscall6(receive ? s_sysRecvFrom : s_sysSendTo, fd, (nint)p, length, Flags, 0, 0)
+                : receive ? ReceiveRaw((int)fd, p, length, Flags) : SendRaw((int)fd, p, length, Flags);
+            if (n >= 0)
+            {
+                return (int)n;
+            }
+
+            var errno = Marshal.GetLastSystemError();
+            if (errno != EIntr)
+            {
+                return -errno;
             }
         }
     }
