@@ -111,7 +111,7 @@ public class RawUpstreamBenchmarks
         var response = _context.Response;
         response.StatusCode = 200;
         response.Headers.Clear();
-        var result = await _sender.SendAsync(_context, route, destination, CancellationToken.None).ConfigureAwait(false);
+        var result = await _sender.SendAsync(_context, route, destination, CancellationToken.None, started: 0).ConfigureAwait(false);
         return result.Outcome == UpstreamOutcome.Success ? result.Status : -1;
     }
 
