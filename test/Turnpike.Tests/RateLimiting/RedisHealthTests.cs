@@ -10,7 +10,7 @@ public sealed class RedisHealthTests
     public void LogsOncePerStateChangeAndRetriesOncePerInterval()
     {
         var time = new FakeTimeProvider();
-        var logger = new ListLogger();
+        var logger = new TestLogger();
         var health = new RedisHealth(time, TimeSpan.FromSeconds(1), logger, "127.0.0.1:6379");
         Assert.True(health.IsUp);
         Assert.True(health.ShouldAttempt());
@@ -43,23 +43,5 @@ public sealed class RedisHealthTests
         Assert.True(health.ShouldAttempt());
         Assert.Equal([LogLevel.Warning, LogLevel.Information], logger.Levels);
         Assert.Equal(2, health.Transitions);
-    }
-
-    private sealed class ListLogger : ILogger
-    {
-        public List<LogLevel> Levels { get; } = [];
-
-        public List<string> Messages { get; } = [];
-
-        public IDisposable? BeginScope<TState>(TState state)
-            where TState : notnull => null;
-
-        public bool IsEnabled(LogLevel logLevel) => true;
-
-        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
-        {
-            Levels.Add(logLevel);
-            Messages.Add(formatter(state, exception));
-        }
     }
 }

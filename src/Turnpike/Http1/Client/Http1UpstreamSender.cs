@@ -248,7 +248,13 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 {
                     await connection.SendWrittenAsync(token).ConfigureAwait(false);
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException)
+                catch (OperationCanceledException ex)
+                {
+                    // The client went away or the try timed out while the head was going out: as a cancelled receive.
+                    outcome = (Outcome)Report(context, CanceledOrTimedOut(context, cancellationToken), ex);
+                    goto Ended;
+                }
+                catch (Exception ex)
                 {
                     outcome = mayRetry ? Outcome.RetryOnNewConnection : (Outcome)Report(context, ForwarderError.Request, ex);
                     goto Ended;

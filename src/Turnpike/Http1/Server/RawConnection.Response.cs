@@ -206,6 +206,15 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             return;
         }
 
+        if (ex is OperationCanceledException or IOException && (_clientClosed || _abortSource?.IsCancellationRequested == true))
+        {
+            // The request was aborted (the client went away) and the app gave up: as Kestrel, a debug line, no 500.
+            LogRequestAborted(_options.Logger, _options.Name, _connectionId, ((IHttpRequestIdentifierFeature)this).TraceIdentifier);
+            _keepAlive = false;
+            Abort();
+            return;
+        }
+
         LogApplicationError(_options.Logger, _options.Name, _connectionId, ((IHttpRequestIdentifierFeature)this).TraceIdentifier, ex);
         if (_responseStarted)
         {

@@ -416,6 +416,9 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     [LoggerMessage(121, LogLevel.Error, "Listener {Listener} connection {ConnectionId}: unexpected error")]
     private static partial void LogConnectionError(ILogger logger, string listener, string connectionId, Exception exception);
 
+    [LoggerMessage(126, LogLevel.Debug, "Listener {Listener} connection {ConnectionId}: request {TraceIdentifier} aborted by the client")]
+    private static partial void LogRequestAborted(ILogger logger, string listener, string connectionId, string traceIdentifier);
+
     [LoggerMessage(122, LogLevel.Error, "Listener {Listener} connection {ConnectionId}: unhandled exception while processing request {TraceIdentifier}")]
     private static partial void LogApplicationError(ILogger logger, string listener, string connectionId, string traceIdentifier, Exception exception);
 }
