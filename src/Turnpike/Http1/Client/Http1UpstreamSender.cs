@@ -212,10 +212,21 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             connection.ArmActivity(started != 0 ? started : time.GetTimestamp());
             started = 0; // (a retry on a fresh connection starts later)
             var token = activity.Token;
-            var attemptRegistration = cancellationToken.UnsafeRegister(CancelActivity, activity);
-            // Without a route timeout the attempt's token is the request's own: one registration does for both.
+            // Without a route timeout the attempt's token is the request's own: one link or registration does for both.
+            // The raw listener's connection cancels the activity itself when the request is aborted (no registration).
             var requestAborted = context.RequestAborted;
-            var abortRegistration = requestAborted == cancellationToken ? default : requestAborted.UnsafeRegister(CancelActivity, activity);
+            var link = requestAborted == cancellationToken ? context.Features as IRequestAbortLink : null;
+            CancellationTokenRegistration attemptRegistration = default, abortRegistration = default;
+            if (link is not null)
+            {
+                link.Link(activity);
+            }
+            else
+            {
+                attemptRegistration = cancellationToken.UnsafeRegister(CancelActivity, activity);
+                abortRegistration = requestAborted == cancellationToken ? default : requestAborted.UnsafeRegister(CancelActivity, activity);
+            }
+
             var reusable = false;
             // The request may be sent again on a fresh connection when this one was pooled and fails before any byte of
             // the response, and the request can be replayed: no body, or an idempotent method with a rewindable body.
@@ -423,6 +434,11 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             {
                 attemptRegistration.Dispose();
                 abortRegistration.Dispose();
+                if (link is not null && !link.Unlink())
+                {
+                    reusable = false; // an abort took the link and may still be cancelling the activity: not reused
+                }
+
                 if (connection.DisarmActivity() && reusable && connection.BufferedCount == 0)
                 {
                     connection.ReleaseReadBufferIfEmpty();

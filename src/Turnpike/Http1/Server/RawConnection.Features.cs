@@ -21,6 +21,7 @@ internal sealed partial class RawConnection :
     IHttpMaxRequestBodySizeFeature,
     IHttpRequestIdentifierFeature,
     IServiceProvidersFeature,
+    IRequestAbortLink,
     Logging.ITraceIdentifierSource
 {
     private static readonly Type[] OwnFeatures =
@@ -183,6 +184,7 @@ internal sealed partial class RawConnection :
         _revision++;
         _traceIdentifier = null;
         _maxRequestBodySize = _options.MaxRequestBodySize;
+        _abortLink = null;
         if (_abortSource is not null && !_abortSource.TryReset())
         {
             _abortSource.Dispose();
@@ -263,6 +265,41 @@ internal sealed partial class RawConnection :
         }
         catch (ObjectDisposedException)
         {
+        }
+
+        CancelLinked(Interlocked.Exchange(ref _abortLink, null));
+    }
+
+    // IRequestAbortLink: the source an upstream exchange linked (null when none, or when an abort took it).
+    private CancellationTokenSource? _abortLink;
+
+    void IRequestAbortLink.Link(CancellationTokenSource source)
+    {
+        Interlocked.Exchange(ref _abortLink, source);
+        // An abort before (or racing) the link: the fences of both exchanges make one side see the other, and only the
+        // side that takes the link back cancels.
+        if (Volatile.Read(ref _abortSource) is { IsCancellationRequested: true })
+        {
+            CancelLinked(Interlocked.Exchange(ref _abortLink, null));
+        }
+    }
+
+    bool IRequestAbortLink.Unlink() => Interlocked.Exchange(ref _abortLink, null) is not null;
+
+    private static void CancelLinked(CancellationTokenSource? source)
+    {
+        if (source is null)
+        {
+            return;
+        }
+
+        try
+        {
+            source.Cancel();
+        }
+        catch (ObjectDisposedException)
+        {
+            // The exchange ended and closed its connection meanwhile.
         }
     }
 
