@@ -40,6 +40,9 @@ internal sealed class Http1UpstreamConnection
     private string?[] _names = new string?[16];
     private string?[] _values = new string?[16];
     private int _headerIndex;
+    private Http1Version _responseVersion;
+    private int _responseStatus;
+    private bool _responseFilled; // Response and ResponseContent hold the last head (FillResponseMessage)
     private CancellationTokenSource _activity = new();
 
     public Http1UpstreamConnection(Http1DestinationPool pool)
@@ -215,12 +218,14 @@ internal sealed class Http1UpstreamConnection
     public void ResetResponse()
     {
         CustomReasonPhrase = null;
-        var response = Response;
-        response.Headers.Clear();
-        ResponseContent.Headers.Clear();
-        response.ReasonPhrase = null;
-        response.StatusCode = HttpStatusCode.OK;
         _headerIndex = 0;
+        if (_responseFilled)
+        {
+            // Only a transformed exchange fills the message: the direct path never touches it (nor its cache lines).
+            _responseFilled = false;
+            Response.Headers.Clear();
+            ResponseContent.Headers.Clear();
+        }
     }
 
     // ---- writing -----------------------------------------------------------------------------------------------
@@ -483,12 +488,10 @@ internal sealed class Http1UpstreamConnection
 
     public void OnStatusLine(Http1Version version, int statusCode, ReadOnlySpan<byte> reason)
     {
-        var response = Response;
-        response.Version = version == Http1Version.Http11 ? HttpVersion.Version11 : HttpVersion.Version10;
-        response.StatusCode = (HttpStatusCode)statusCode;
+        _responseVersion = version;
+        _responseStatus = statusCode;
         var standard = Microsoft.AspNetCore.WebUtilities.ReasonPhrases.GetReasonPhrase(statusCode);
         CustomReasonPhrase = Ascii.Equals(reason, standard) ? null : Encoding.Latin1.GetString(reason);
-        response.ReasonPhrase = CustomReasonPhrase;
     }
 
     public void OnHeader(ReadOnlySpan<byte> name, ReadOnlySpan<byte> value)
@@ -545,10 +548,15 @@ internal sealed class Http1UpstreamConnection
 
     public string HeaderValue(int index) => _values[index]!;
 
-    /// <summary>Puts the parsed header fields on <see cref="Response"/> (and its content, for content headers) for the transformer.</summary>
+    /// <summary>Puts the parsed status line and header fields on <see cref="Response"/> (and its content, for content headers) for the transformer.</summary>
     public void FillResponseMessage()
     {
-        var headers = Response.Headers;
+        var response = Response;
+        _responseFilled = true;
+        response.Version = _responseVersion == Http1Version.Http11 ? HttpVersion.Version11 : HttpVersion.Version10;
+        response.StatusCode = (HttpStatusCode)_responseStatus;
+        response.ReasonPhrase = CustomReasonPhrase;
+        var headers = response.Headers;
         for (var i = 0; i < _headerIndex; i++)
         {
             if (!headers.TryAddWithoutValidation(_names[i]!, _values[i]!))
