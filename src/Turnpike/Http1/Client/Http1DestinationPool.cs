@@ -43,6 +43,9 @@ internal sealed class Http1DestinationPool
 
     public Http1ConnectionPool Cluster { get; }
 
+    /// <summary>The strings of this destination's response header fields, shared by its connections.</summary>
+    public ResponseHeaderStrings HeaderStrings { get; } = new();
+
     public string Address { get; }
 
     public string Host { get; }

@@ -284,7 +284,7 @@ internal static class Http1DirectPath
                     continue;
                 }
 
-                var name = connection.HeaderName(i);
+                var name = connection.HeaderNameAt(i);
                 var existing = startedEmpty && !RepeatsEarlierName(connection, i, classes) ? default : headers[name];
                 if (existing.Count > 0 && name.Equals(HeaderNames.StrictTransportSecurity, StringComparison.OrdinalIgnoreCase))
                 {
@@ -309,11 +309,11 @@ internal static class Http1DirectPath
     /// means the response cannot hold it yet when it started empty.</summary>
     private static bool RepeatsEarlierName(Http1UpstreamConnection connection, int index, ReadOnlySpan<byte> classes)
     {
-        var name = connection.HeaderName(index);
+        var name = connection.HeaderNameAt(index);
         for (var j = 0; j < classes.Length; j++)
         {
             if (j != index && classes[j] != FieldSkipped && (classes[j] < classes[index] || j < index)
-                && connection.HeaderName(j) is { } other && other.Length == name.Length && other.Equals(name, StringComparison.OrdinalIgnoreCase))
+                && connection.HeaderNameAt(j) is { } other && other.Length == name.Length && other.Equals(name, StringComparison.OrdinalIgnoreCase))
             {
                 return true;
             }

@@ -37,7 +37,7 @@ internal sealed class Http1UpstreamConnection
     private int _readStart;
     private int _readEnd;
     private int _disposed;
-    private string?[] _names = new string?[16];
+    private ResponseHeaderName?[] _names = new ResponseHeaderName?[16]; // this response's fields: the destination's shared strings
     private string?[] _values = new string?[16];
     private int _headerIndex;
     private Http1Version _responseVersion;
@@ -501,50 +501,33 @@ internal sealed class Http1UpstreamConnection
         {
             Array.Resize(ref _names, _names.Length * 2);
             Array.Resize(ref _values, _values.Length * 2);
-            var classes = CreateClasses(_names.Length);
-            _classes.CopyTo(classes, 0);
-            _classes = classes;
         }
 
-        var previous = _names[i];
-        if (!ReferenceEquals(previous, Reuse(ref _names[i], name)))
-        {
-            _classes[i] = UnknownClass; // another name at this position than last time: classified again when asked
-        }
-
-        Reuse(ref _values[i], value);
-    }
-
-    private byte[] _classes = CreateClasses(16);
-
-    private const byte UnknownClass = byte.MaxValue;
-
-    private static byte[] CreateClasses(int length)
-    {
-        var classes = new byte[length];
-        classes.AsSpan().Fill(UnknownClass);
-        return classes;
+        var strings = _pool.HeaderStrings;
+        _names[i] = strings.Name(i, name);
+        _values[i] = strings.Value(i, value);
     }
 
     /// <summary>
-    /// The class the direct path gave field <paramref name="index"/>'s name (cached with the reused name string, so an
-    /// upstream that sends the same fields every time costs no lookup), computed by <paramref name="classify"/> when new.
+    /// The class the direct path gave field <paramref name="index"/>'s name (kept with the destination's shared name
+    /// object, so an upstream that sends the same fields every time costs no lookup), computed by <paramref name="classify"/> when new.
     /// </summary>
     public byte HeaderClass(int index, Func<string, byte> classify)
     {
-        var value = _classes[index];
-        if (value == UnknownClass)
+        var name = _names[index]!;
+        var value = name.Class;
+        if (value == ResponseHeaderName.Unclassified)
         {
-            value = _classes[index] = classify(_names[index]!);
+            value = name.Class = classify(name.Value);
         }
 
         return value;
     }
 
-    /// <summary>Header fields of the response just parsed (interim answers excluded), as strings reused across responses.</summary>
+    /// <summary>Header fields of the response just parsed (interim answers excluded), as the destination's shared strings.</summary>
     public int HeaderCount => _headerIndex;
 
-    public string HeaderName(int index) => _names[index]!;
+    public string HeaderNameAt(int index) => _names[index]!.Value;
 
     public string HeaderValue(int index) => _values[index]!;
 
@@ -559,23 +542,12 @@ internal sealed class Http1UpstreamConnection
         var headers = response.Headers;
         for (var i = 0; i < _headerIndex; i++)
         {
-            if (!headers.TryAddWithoutValidation(_names[i]!, _values[i]!))
+            var name = _names[i]!.Value;
+            if (!headers.TryAddWithoutValidation(name, _values[i]!))
             {
-                ResponseContent.Headers.TryAddWithoutValidation(_names[i]!, _values[i]!);
+                ResponseContent.Headers.TryAddWithoutValidation(name, _values[i]!);
             }
         }
-    }
-
-    /// <summary>The string of the same header on the previous response when the bytes are equal (Kestrel-style string reuse), else a new one.</summary>
-    private static string Reuse(ref string? slot, ReadOnlySpan<byte> bytes)
-    {
-        var previous = slot;
-        if (previous is not null && previous.Length == bytes.Length && Ascii.Equals(bytes, previous))
-        {
-            return previous;
-        }
-
-        return slot = Encoding.Latin1.GetString(bytes);
     }
 
     /// <summary>Closes the socket and returns the buffers; true the first time.</summary>
