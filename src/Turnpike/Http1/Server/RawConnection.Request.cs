@@ -28,7 +28,7 @@ internal sealed partial class RawConnection
         HeaderNames.ProxyAuthorization, HeaderNames.IfMatch, HeaderNames.DNT, "X-Api-Key",
     ];
 
-    private readonly HeaderDictionary _requestHeaders;
+    private HeaderDictionary _requestHeaders = null!; // rented while a request is read and runs (RentHeaders)
     private readonly RequestBodyStream _requestBody;
 
     // The request being read.
@@ -71,7 +71,6 @@ internal sealed partial class RawConnection
         _connectionUpgrade = false;
         _targetInvalid = false;
         _absoluteAuthority = null;
-        _requestHeaders.Clear();
     }
 
     // IHttpRequestFeature

@@ -67,8 +67,6 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
             _localPort = local.Port;
         }
 
-        _requestHeaders = new HeaderDictionary();
-        _responseHeaders = new HeaderDictionary();
         _requestBody = new RequestBodyStream(this);
         _responseBody = new ResponseBodyStream(this);
         _context = new DefaultHttpContext(this);
@@ -230,6 +228,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
                 }
 
                 await RunOnCompletedAsync().ConfigureAwait(false);
+                ReturnHeaders();
                 if (_upgraded || !_keepAlive || _clientClosed || Volatile.Read(ref _closed) == 1 || _listener.IsStopping)
                 {
                     return;
@@ -260,6 +259,35 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     private const int HeadClose = 0;
     private const int HeadComplete = 1;
 
+    private bool _headersRented;
+
+    /// <summary>
+    /// The request's header dictionaries, from the thread's <see cref="HeaderDictionaryPool"/> when the first byte of its
+    /// head arrives (an idle keep-alive connection holds none; the stack's top is the pair the last request warmed).
+    /// </summary>
+    private void RentHeaders()
+    {
+        if (!_headersRented)
+        {
+            _headersRented = true;
+            _requestHeaders = HeaderDictionaryPool.Rent();
+            _responseHeaders = HeaderDictionaryPool.Rent();
+        }
+    }
+
+    /// <summary>After the request (its OnCompleted callbacks included) or with the connection: the pair goes back, cleared.</summary>
+    private void ReturnHeaders()
+    {
+        if (_headersRented)
+        {
+            _headersRented = false;
+            HeaderDictionaryPool.Return(_requestHeaders);
+            HeaderDictionaryPool.Return(_responseHeaders);
+            _requestHeaders = null!;
+            _responseHeaders = null!;
+        }
+    }
+
     /// <summary>Before the next request head.</summary>
     private void BeginHead()
     {
@@ -283,6 +311,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         if (!buffer.IsEmpty && !_headStarted)
         {
             _headStarted = true;
+            RentHeaders();
             SetDeadline(_listener.RequestHeadersTicks);
         }
 
@@ -374,6 +403,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         CancelRequest();
         _parser.Dispose();
         _chunked.Dispose();
+        ReturnHeaders();
         _abortSource?.Dispose();
         _options.ConnectionLimiter?.Release(_ipEntry);
         _listener.OnConnectionClosed(this);
