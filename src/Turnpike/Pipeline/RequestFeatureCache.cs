@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using Microsoft.AspNetCore.Http;
+using Turnpike.Http1;
 using Turnpike.Model;
 
 namespace Turnpike.Pipeline;
@@ -12,6 +13,7 @@ namespace Turnpike.Pipeline;
 /// request's values, which are reset only when the next request on that context starts. A request on a new context
 /// (a new connection) adds one entry — a lookup under <see cref="ConditionalWeakTable{TKey,TValue}"/>'s lock, the only
 /// lock here — that dies with the context; every later request finds it with a lock-free read and allocates nothing.
+/// A raw listener's connection (<see cref="IContextStateSlot"/>) keeps its feature in a field instead.
 /// </summary>
 internal sealed class RequestFeatureCache
 {
@@ -19,6 +21,20 @@ internal sealed class RequestFeatureCache
 
     public GatewayRequestFeature Rent(HttpContext context, RouteModel route)
     {
+        if (context.Features is IContextStateSlot slot)
+        {
+            // The raw listener's connection keeps it in a field: no table lookup (and no cold table entry) per request.
+            if (slot.ContextState is GatewayRequestFeature own)
+            {
+                own.Reset(route);
+                return own;
+            }
+
+            var created = new GatewayRequestFeature { Route = route };
+            slot.ContextState = created;
+            return created;
+        }
+
         if (_features.TryGetValue(context, out var feature))
         {
             feature.Reset(route);

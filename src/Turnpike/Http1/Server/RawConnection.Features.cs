@@ -22,6 +22,7 @@ internal sealed partial class RawConnection :
     IHttpRequestIdentifierFeature,
     IServiceProvidersFeature,
     IRequestAbortLink,
+    IContextStateSlot,
     Logging.ITraceIdentifierSource
 {
     private static readonly Type[] OwnFeatures =
@@ -269,6 +270,8 @@ internal sealed partial class RawConnection :
 
         CancelLinked(Interlocked.Exchange(ref _abortLink, null));
     }
+
+    object? IContextStateSlot.ContextState { get; set; }
 
     // IRequestAbortLink: the source an upstream exchange linked (null when none, or when an abort took it).
     private CancellationTokenSource? _abortLink;
