@@ -2,9 +2,9 @@ namespace Turnpike.Http1.Client;
 
 /// <summary>
 /// Keep-alive connections to one destination, lock-free: idle connections sit in an array of slots taken and filled
-/// with <see cref="Interlocked"/> (the lowest slots are reused first, so spare connections drift to the end and
-/// expire). With <c>maxConnectionsPerDestination</c> set, a <see cref="SemaphoreSlim"/> bounds the connections in use;
-/// unlimited clusters (the default) take no permit.
+/// with <see cref="Interlocked"/>. Rent takes the last returned connection first, then the lowest slot (returns fill
+/// the lowest free one), so spare connections drift to the end and expire. With <c>maxConnectionsPerDestination</c>
+/// set, a <see cref="SemaphoreSlim"/> bounds the connections in use; unlimited clusters (the default) take no permit.
 /// </summary>
 internal sealed class Http1DestinationPool
 {
@@ -24,6 +24,7 @@ internal sealed class Http1DestinationPool
     private readonly SemaphoreSlim? _permits;
     private int _open;
     private int _idleCount;
+    private int _lastReturned; // the slot of the last Return, which Rent tries first (a stale hint only costs the scan)
 
     public Http1DestinationPool(Http1ConnectionPool cluster, string address)
     {
@@ -93,30 +94,40 @@ internal sealed class Http1DestinationPool
         }
 
         var slots = _idle;
+        // The slot of the last return first: the connection just used (its objects still in cache), and no scan.
+        var hint = Volatile.Read(ref _lastReturned);
+        if (Take(slots, hint, now) is { } last)
+        {
+            return last;
+        }
+
         for (var i = 0; i < slots.Length; i++)
         {
-            if (Volatile.Read(ref slots[i]) is null)
+            if (Take(slots, i, now) is { } connection)
             {
-                continue;
+                return connection;
             }
-
-            var connection = Interlocked.Exchange(ref slots[i], null);
-            if (connection is null)
-            {
-                continue;
-            }
-
-            Interlocked.Decrement(ref _idleCount);
-            if (IsExpired(connection, now) || (now - connection.IdleSince > _staleCheckTicks && connection.LooksClosed()))
-            {
-                Close(connection);
-                continue;
-            }
-
-            return connection;
         }
 
         return null;
+    }
+
+    /// <summary>The connection in slot <paramref name="index"/> if there is one and it may be reused (one that may not is closed).</summary>
+    private Http1UpstreamConnection? Take(Http1UpstreamConnection?[] slots, int index, long now)
+    {
+        if (Volatile.Read(ref slots[index]) is null || Interlocked.Exchange(ref slots[index], null) is not { } connection)
+        {
+            return null;
+        }
+
+        Interlocked.Decrement(ref _idleCount);
+        if (IsExpired(connection, now) || (now - connection.IdleSince > _staleCheckTicks && connection.LooksClosed()))
+        {
+            Close(connection);
+            return null;
+        }
+
+        return connection;
     }
 
     /// <summary>A new, not yet connected connection counted as open.</summary>
@@ -170,6 +181,7 @@ internal sealed class Http1DestinationPool
                 if (Volatile.Read(ref slots[i]) is null && Interlocked.CompareExchange(ref slots[i], connection, null) is null)
                 {
                     Interlocked.Increment(ref _idleCount);
+                    Volatile.Write(ref _lastReturned, i);
                     if (Cluster.IsDisposed)
                     {
                         // Dropped while we returned: do not leave it behind.

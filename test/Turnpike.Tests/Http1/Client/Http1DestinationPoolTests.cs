@@ -30,6 +30,25 @@ public sealed class Http1DestinationPoolTests
     }
 
     [Fact]
+    public void TheLastReturnedConnectionIsRentedFirst()
+    {
+        var (_, pool, _) = Create(new UpstreamHttpConfig());
+        var first = pool.Create();
+        var second = pool.Create();
+        var third = pool.Create();
+        pool.Return(first);
+        pool.Return(second);
+        pool.Return(third);
+
+        Assert.Same(third, pool.Rent()); // the last returned (its slot is the hint)
+        Assert.Same(first, pool.Rent()); // then the lowest slot
+        pool.Return(first);
+        Assert.Same(first, pool.Rent());
+        Assert.Same(second, pool.Rent());
+        Assert.Null(pool.Rent());
+    }
+
+    [Fact]
     public void ConnectionIdleForASecondHoldsNoBuffers()
     {
         var (cluster, pool, time) = Create(new UpstreamHttpConfig { PooledConnectionIdleTimeout = TimeSpan.FromSeconds(8) });
