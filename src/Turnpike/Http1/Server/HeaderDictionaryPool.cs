@@ -4,22 +4,46 @@ namespace Turnpike.Http1.Server;
 
 /// <summary>
 /// The raw listener's request and response header dictionaries, rented when a request head starts to arrive and
-/// returned (cleared) when the request has ended, through a <see cref="PerThreadStack{T}"/>: the next request on the
+/// returned (cleared) when the request has ended: a per-thread last-in-first-out stack, so the next request on the
 /// engine thread gets the dictionaries the last one just warmed. With a dictionary pair per connection instead, each
 /// request at a thousand keep-alive connections cleared and filled cold ones. An idle connection holds none.
+/// One thread-static read per call; a dictionary rented on one thread and returned on another joins that thread's
+/// stack, and one beyond <see cref="Capacity"/> is left to the GC.
 /// </summary>
-internal static class HeaderDictionaryPool
+internal sealed class HeaderDictionaryPool
 {
-    internal const int Capacity = PerThreadStack<HeaderDictionary>.Capacity;
+    internal const int Capacity = 64;
 
-    public static HeaderDictionary Rent() => PerThreadStack<HeaderDictionary>.Pop() ?? new HeaderDictionary();
+    [ThreadStatic]
+    private static HeaderDictionaryPool? t_current;
+
+    private readonly HeaderDictionary?[] _items = new HeaderDictionary?[Capacity];
+    private int _count;
+
+    public static HeaderDictionary Rent()
+    {
+        var pool = t_current;
+        if (pool is not null && pool._count > 0)
+        {
+            var index = --pool._count;
+            var dictionary = pool._items[index]!;
+            pool._items[index] = null;
+            return dictionary;
+        }
+
+        return new HeaderDictionary();
+    }
 
     public static void Return(HeaderDictionary dictionary)
     {
         dictionary.Clear();
-        PerThreadStack<HeaderDictionary>.Push(dictionary);
+        var pool = t_current ??= new HeaderDictionaryPool();
+        if (pool._count < Capacity)
+        {
+            pool._items[pool._count++] = dictionary;
+        }
     }
 
     /// <summary>Dictionaries waiting on this thread (tests).</summary>
-    internal static int CountOnThisThread => PerThreadStack<HeaderDictionary>.CountOnThisThread;
+    internal static int CountOnThisThread => t_current?._count ?? 0;
 }

@@ -28,7 +28,7 @@ internal sealed partial class RawConnection
         HeaderNames.ProxyAuthorization, HeaderNames.IfMatch, HeaderNames.DNT, "X-Api-Key",
     ];
 
-    private HeaderDictionary _requestHeaders = null!; // rented while a request is read and runs (RentRequestObjects)
+    private HeaderDictionary _requestHeaders = null!; // rented while a request is read and runs (RentHeaders)
     private readonly RequestBodyStream _requestBody;
 
     // The request being read.

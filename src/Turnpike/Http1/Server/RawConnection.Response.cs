@@ -27,7 +27,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         CloseDelimited,
     }
 
-    private HeaderDictionary _responseHeaders = null!; // rented while a request is read and runs (RentRequestObjects)
+    private HeaderDictionary _responseHeaders = null!; // rented while a request is read and runs (RentHeaders)
     private readonly ResponseBodyStream _responseBody;
     private IHeaderDictionary? _responseHeadersOverride;
     private Stream? _responseBodyOverride;

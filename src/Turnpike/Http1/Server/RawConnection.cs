@@ -28,7 +28,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     private readonly IpEntry? _ipEntry;
     private readonly Http1RequestParser _parser;
     private readonly ChunkedDecoder _chunked;
-    private DefaultHttpContext _context = null!; // rented with the request's header dictionaries (RentRequestObjects)
+    private readonly DefaultHttpContext _context;
     private readonly string _connectionId;
     private int _requestCount;
 
@@ -69,6 +69,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
 
         _requestBody = new RequestBodyStream(this);
         _responseBody = new ResponseBodyStream(this);
+        _context = new DefaultHttpContext(this);
     }
 
     public string ConnectionId => _connectionId;
@@ -227,7 +228,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
                 }
 
                 await RunOnCompletedAsync().ConfigureAwait(false);
-                ReturnRequestObjects();
+                ReturnHeaders();
                 if (_upgraded || !_keepAlive || _clientClosed || Volatile.Read(ref _closed) == 1 || _listener.IsStopping)
                 {
                     return;
@@ -258,41 +259,32 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     private const int HeadClose = 0;
     private const int HeadComplete = 1;
 
-    private bool _requestObjectsRented;
+    private bool _headersRented;
 
     /// <summary>
-    /// The request's header dictionaries (<see cref="HeaderDictionaryPool"/>) and its <see cref="DefaultHttpContext"/>, from
-    /// the thread's stacks when the first byte of its head arrives: an idle keep-alive connection holds none, and the
-    /// stacks' tops are what the last request on the thread warmed. The context is bound to this connection's features
-    /// per request (<see cref="ResetFeatures"/>) and unbound when it goes back.
+    /// The request's header dictionaries, from the thread's <see cref="HeaderDictionaryPool"/> when the first byte of its
+    /// head arrives (an idle keep-alive connection holds none; the stack's top is the pair the last request warmed).
     /// </summary>
-    private void RentRequestObjects()
+    private void RentHeaders()
     {
-        if (!_requestObjectsRented)
+        if (!_headersRented)
         {
-            _requestObjectsRented = true;
+            _headersRented = true;
             _requestHeaders = HeaderDictionaryPool.Rent();
             _responseHeaders = HeaderDictionaryPool.Rent();
-            _context = PerThreadStack<DefaultHttpContext>.Pop() ?? new DefaultHttpContext(this); // initialized in BeginRequest
         }
     }
 
-    /// <summary>
-    /// After the request (its OnCompleted callbacks included) or with the connection: the dictionaries (cleared) and the
-    /// context (unbound) go back.
-    /// </summary>
-    private void ReturnRequestObjects()
+    /// <summary>After the request (its OnCompleted callbacks included) or with the connection: the pair goes back, cleared.</summary>
+    private void ReturnHeaders()
     {
-        if (_requestObjectsRented)
+        if (_headersRented)
         {
-            _requestObjectsRented = false;
+            _headersRented = false;
             HeaderDictionaryPool.Return(_requestHeaders);
             HeaderDictionaryPool.Return(_responseHeaders);
-            _context.Uninitialize(); // no reference to this connection's features is kept
-            PerThreadStack<DefaultHttpContext>.Push(_context);
             _requestHeaders = null!;
             _responseHeaders = null!;
-            _context = null!;
         }
     }
 
@@ -319,7 +311,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         if (!buffer.IsEmpty && !_headStarted)
         {
             _headStarted = true;
-            RentRequestObjects();
+            RentHeaders();
             SetDeadline(_listener.RequestHeadersTicks);
         }
 
@@ -411,7 +403,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
         CancelRequest();
         _parser.Dispose();
         _chunked.Dispose();
-        ReturnRequestObjects();
+        ReturnHeaders();
         _abortSource?.Dispose();
         _options.ConnectionLimiter?.Release(_ipEntry);
         _listener.OnConnectionClosed(this);
