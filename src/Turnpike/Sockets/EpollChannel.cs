@@ -33,7 +33,7 @@ internal sealed class EpollChannel : IEpollReceiveCompletion, IEpollSendCompleti
     public EpollSocket Socket { get; }
 
     /// <summary>A connected socket onto the engine (registered once).</summary>
-    public static EpollChannel Attach(Socket socket) => new(SocketEngine.Register(socket));
+    public static EpollChannel Attach(Socket socket) => new(SocketEngine.Register(socket, upstream: true));
 
     /// <summary>
     /// Connects <paramref name="socket"/> (new, not yet connected) to <paramref name="endPoint"/> without blocking: the
@@ -53,7 +53,7 @@ internal sealed class EpollChannel : IEpollReceiveCompletion, IEpollSendCompleti
             connecting = true;
         }
 
-        var channel = new EpollChannel(SocketEngine.Register(socket, connecting));
+        var channel = new EpollChannel(SocketEngine.Register(socket, connecting, upstream: true));
         if (connecting)
         {
             try

@@ -97,6 +97,14 @@ internal static unsafe partial class EpollInterop
         return errno == EIntr ? 0 : throw new InvalidOperationException($"epoll_wait failed: errno {errno}");
     }
 
+    /// <summary>Events ready now, without waiting (epoll_wait with a zero timeout); 0 when none or after a signal.</summary>
+    /// <remarks>Without a GC transition: a zero timeout never blocks (as <see cref="Receive"/>).</remarks>
+    public static int Poll(int epfd, byte* events, int max)
+    {
+        var n = PollRaw(epfd, events, max, 0);
+        return n > 0 ? n : 0;
+    }
+
     public static uint EventsAt(byte* events, int index) => *(uint*)(events + (index * EventSize));
 
     public static ulong DataAt(byte* events, int index) => *(ulong*)(events + (index * EventSize) + DataOffset);
@@ -159,6 +167,10 @@ internal static unsafe partial class EpollInterop
 
     [LibraryImport(Libc, EntryPoint = "epoll_wait", SetLastError = true)]
     private static partial int WaitRaw(int epfd, byte* events, int max, int timeoutMs);
+
+    [LibraryImport(Libc, EntryPoint = "epoll_wait")]
+    [SuppressGCTransition]
+    private static partial int PollRaw(int epfd, byte* events, int max, int timeoutMs);
 
     // recv/send: no GC transition, no errno save (see Receive).
     [LibraryImport(Libc, EntryPoint = "send")]

@@ -80,7 +80,8 @@ internal static class SocketEngine
     /// would wake .NET's epoll thread on every event).
     /// </summary>
     /// <param name="connecting">A non-blocking connect is in progress: not writable until its first EPOLLOUT.</param>
-    public static EpollSocket Register(Socket socket, bool connecting = false)
+    /// <param name="upstream">An upstream connection: its events come in the thread's upstream set, served first.</param>
+    public static EpollSocket Register(Socket socket, bool connecting = false, bool upstream = false)
     {
         var thread = EpollThread.Current;
         if (thread is null)
@@ -95,7 +96,7 @@ internal static class SocketEngine
             epollSocket.MarkConnecting();
         }
 
-        thread.Add(epollSocket);
+        thread.Add(epollSocket, upstream);
         return epollSocket;
     }
 

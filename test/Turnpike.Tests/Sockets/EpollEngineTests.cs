@@ -25,7 +25,8 @@ public sealed class EpollEngineCollection
 /// <summary>
 /// The epoll engine against real loopback TCP sockets: every byte of a send larger than the socket buffers arrives in
 /// order, a peer's FIN and RST are reported, a pending receive ends when cancelled from another thread, a closed
-/// socket whose fd number is reused gets none of the new socket's events, and sockets leave the engine's table.
+/// socket whose fd number is reused gets none of the new socket's events, sockets leave the engine's table, and an
+/// upstream answer does not queue behind every client's request.
 /// </summary>
 /// <remarks>Alone in its collection: two tests look at process-wide state (which fd number the kernel hands out next,
 /// the number of open fds and registered sockets), which tests running in parallel would change.</remarks>
@@ -299,6 +300,71 @@ public sealed class EpollEngineTests : IDisposable
         }
     }
 
+    [EpollFact]
+    public async Task AnUpstreamAnswerWaitsForAtMostOneBatchOfClientEvents()
+    {
+        // An engine thread of the test's own, so that no other test's sockets share its sets.
+        var thread = new EpollThread(99);
+        var order = new List<string>();
+        using var gate = new ManualResetEventSlim();
+        var pairs = new List<(EpollSocket Socket, Socket Peer)>();
+        EpollSocket Add(string name, bool upstream, ManualResetEventSlim? wait = null)
+        {
+            var (mine, peer) = Pair();
+            var socket = new EpollSocket(mine, thread);
+            socket.SetReceiver(new OrderReceiver(name, order, wait));
+            thread.Add(socket, upstream);
+            Assert.Equal(EpollSocket.Pending, socket.Receive(new byte[16]));
+            pairs.Add((socket, peer));
+            return socket;
+        }
+
+        try
+        {
+            Add("gate", upstream: false, gate);
+            var clients = EpollThread.ClientBatch + 8;
+            for (var i = 0; i < clients; i++)
+            {
+                Add($"client {i}", upstream: false);
+            }
+
+            Add("upstream", upstream: true);
+
+            // The engine thread stops in the gate's completion; meanwhile every client's request comes, then the upstream's
+            // answer: the last in epoll's ready list.
+            pairs[0].Peer.Send("g"u8);
+            await WaitUntil(() => { lock (order) { return order.Count == 1; } });
+            for (var i = 1; i < pairs.Count; i++)
+            {
+                pairs[i].Peer.Send("x"u8);
+            }
+
+            gate.Set();
+            await WaitUntil(() => { lock (order) { return order.Count == pairs.Count; } });
+
+            // With one set it came after all of them; now after one batch at most.
+            List<string> seen;
+            lock (order)
+            {
+                seen = [.. order];
+            }
+
+            var answer = seen.IndexOf("upstream");
+            var clientsBefore = seen.Take(answer).Count(name => name.StartsWith("client", StringComparison.Ordinal));
+            Assert.True(clientsBefore <= EpollThread.ClientBatch, $"{clientsBefore} client events were served before the upstream answer: {string.Join(", ", seen)}");
+        }
+        finally
+        {
+            gate.Set();
+            foreach (var (socket, peer) in pairs)
+            {
+                socket.Socket.Dispose();
+                socket.Close();
+                peer.Dispose();
+            }
+        }
+    }
+
     private (Socket Mine, Socket Peer) Pair()
     {
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -328,6 +394,19 @@ public sealed class EpollEngineTests : IDisposable
         {
             Assert.True(DateTime.UtcNow < deadline, "timed out waiting");
             await Task.Delay(5);
+        }
+    }
+
+    private sealed class OrderReceiver(string name, List<string> order, ManualResetEventSlim? wait) : IEpollReceiveCompletion
+    {
+        public void OnReceiveCompleted(int result)
+        {
+            lock (order)
+            {
+                order.Add(name);
+            }
+
+            wait?.Wait(Patience);
         }
     }
 
