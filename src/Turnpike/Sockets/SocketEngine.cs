@@ -80,7 +80,7 @@ internal static class SocketEngine
     /// would wake .NET's epoll thread on every event).
     /// </summary>
     /// <param name="connecting">A non-blocking connect is in progress: not writable until its first EPOLLOUT.</param>
-    /// <param name="upstream">An upstream connection: its events come in the thread's upstream set, served first.</param>
+    /// <param name="upstream">An upstream connection: its events come in the thread's upstream set, served after at most one batch of client events.</param>
     public static EpollSocket Register(Socket socket, bool connecting = false, bool upstream = false)
     {
         var thread = EpollThread.Current;
