@@ -56,14 +56,16 @@ internal sealed partial class AccessLog : IAsyncDisposable
     public long Dropped => Interlocked.Read(ref _dropped);
 
     /// <summary>Decides whether this request is logged; if so, starts timing it and counting its body bytes.</summary>
-    public bool Begin(HttpContext context, GatewayRequestFeature feature)
+    /// <param name="started">The request's start when the caller already read it (0: now). The first upstream attempt
+    /// is timed from that same read, so <c>upstream_ms</c> never exceeds <c>duration_ms</c>.</param>
+    public bool Begin(HttpContext context, GatewayRequestFeature feature, long started = 0)
     {
         if (_config.SampleRate < 1 && Random.Shared.NextDouble() >= _config.SampleRate)
         {
             return false;
         }
 
-        feature.StartTimestamp = _time.GetTimestamp();
+        feature.StartTimestamp = started != 0 ? started : _time.GetTimestamp();
         var counting = feature.SpareCounters;
         if (counting is null)
         {

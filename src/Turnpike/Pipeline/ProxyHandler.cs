@@ -107,7 +107,7 @@ internal sealed partial class ProxyHandler(GatewayState state, IUpstreamSender s
         var retry = policy.Configured ? new GatewayRetryFeature { Route = route } : null;
         var feature = retry ?? _features.Rent(context, route);
         context.Features.Set<IGatewayRequestFeature>(feature);
-        var sampled = accessLog.Enabled && accessLog.Begin(context, feature);
+        var sampled = accessLog.Enabled && accessLog.Begin(context, feature, measuredSince);
         route.Bandwidth?.Apply(context);
 
         var cluster = route.Cluster;
