@@ -34,6 +34,8 @@ internal static class RunCommand
     {
         Func<GatewayConfig, GatewayConfig>? overrides = port is null && adminPort is null ? null : c => ApplyOverrides(c, port, adminPort);
         var source = configFile is null ? ConfigSource.Embedded(overrides) : ConfigSource.FromFile(configFile.FullName, overrides);
+        // Before anything runs on the thread pool: the runtime reads its spin setting when the first worker starts.
+        ThreadPoolSpin.TurnOffIfUnused(ThreadPoolSpin.Peek(source));
 
         var stop = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         void OnSignal(PosixSignalContext context)
