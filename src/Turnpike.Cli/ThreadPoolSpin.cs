@@ -7,8 +7,8 @@ namespace Turnpike.Cli;
 /// Turns the thread pool's spinning off when the data plane does not run on the pool: every listener and every cluster
 /// on the raw engines, over the epoll socket engine. Then the pool only gets background work (timer callbacks such as
 /// the rate limiter's tick, the access-log writer, health checks), and each such item woke a worker that spun up to ~70
-/// <c>sched_yield</c>s before it slept, on the same core as the epoll thread: at 50 connections 1.1 % of the process's
-/// CPU samples and 1,400–3,900 involuntary context switches a second, against about 20 a second without
+/// <c>sched_yield</c>s before it slept, on the same core as the epoll thread: at 50 connections 1.2 % of the process's
+/// CPU samples and 1,400–5,000 involuntary context switches a second, against about 25 a second without
 /// (bench/results/NOTES-20261201-threadpool-spin.md). With a Kestrel listener or a YARP cluster, requests do run on pool
 /// workers and spinning is kept: there it saves more than it costs (3–5 % less CPU per request on the Kestrel listener
 /// in bench/results/e2e-20261201-060444.md).
