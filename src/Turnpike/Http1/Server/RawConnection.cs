@@ -259,17 +259,14 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     private const int HeadClose = 0;
     private const int HeadComplete = 1;
 
-    private bool _headersRented;
-
     /// <summary>
     /// The request's header dictionaries, from the thread's <see cref="HeaderDictionaryPool"/> when the first byte of its
     /// head arrives (an idle keep-alive connection holds none; the stack's top is the pair the last request warmed).
     /// </summary>
     private void RentHeaders()
     {
-        if (!_headersRented)
+        if (_requestHeaders is null) // rented as a pair: the request's dictionary stands for both
         {
-            _headersRented = true;
             _requestHeaders = HeaderDictionaryPool.Rent();
             _responseHeaders = HeaderDictionaryPool.Rent();
         }
@@ -278,9 +275,8 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
     /// <summary>After the request (its OnCompleted callbacks included) or with the connection: the pair goes back, cleared.</summary>
     private void ReturnHeaders()
     {
-        if (_headersRented)
+        if (_requestHeaders is not null)
         {
-            _headersRented = false;
             HeaderDictionaryPool.Return(_requestHeaders);
             HeaderDictionaryPool.Return(_responseHeaders);
             _requestHeaders = null!;
