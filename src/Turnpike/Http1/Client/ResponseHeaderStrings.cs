@@ -25,7 +25,7 @@ internal sealed class ResponseHeaderStrings
         }
 
         var cached = _names[position];
-        if (cached is not null && cached.Value.Length == bytes.Length && Ascii.Equals(bytes, cached.Value))
+        if (cached is not null && Holds(cached.Value, bytes))
         {
             return cached;
         }
@@ -41,13 +41,16 @@ internal sealed class ResponseHeaderStrings
         }
 
         var cached = _values[position];
-        if (cached is not null && cached.Length == bytes.Length && Ascii.Equals(bytes, cached))
+        if (cached is not null && Holds(cached, bytes))
         {
             return cached;
         }
 
         return _values[position] = Encoding.Latin1.GetString(bytes);
     }
+
+    /// <summary>True when <paramref name="cached"/> spells the ASCII <paramref name="bytes"/> (non-ASCII bytes never match: they get a fresh string).</summary>
+    private static bool Holds(string cached, ReadOnlySpan<byte> bytes) => cached.Length == bytes.Length && Ascii.Equals(bytes, cached);
 }
 
 /// <summary>A response header name with the class the direct path gives it, computed once per name object.</summary>
