@@ -66,9 +66,7 @@ internal static class ThreadPoolSpin
     /// <summary>The configuration <paramref name="source"/> holds now as the YAML reader sees it (null when it has errors: the server's own load reports them).</summary>
     public static GatewayConfig? Peek(ConfigSource source)
     {
-        var result = source.Path is null
-            ? YamlConfigReader.Read(ConfigSource.ReadEmbeddedDefault(), ConfigSource.EmbeddedName)
-            : YamlConfigReader.ReadFile(source.Path);
+        var result = source.ReadYaml();
         return result.Errors.Count == 0 ? result.Config : null;
     }
 }

@@ -35,10 +35,14 @@ public sealed class ConfigSource
         return reader.ReadToEnd();
     }
 
+    /// <summary>The YAML as the reader sees it (the file or the embedded default), without transform checks or overrides.</summary>
+    internal ConfigLoadResult ReadYaml() =>
+        Path is null ? YamlConfigReader.Read(ReadEmbeddedDefault(), EmbeddedName) : YamlConfigReader.ReadFile(Path);
+
     /// <summary>Reads and validates the configuration, including YARP's checks of each transform.</summary>
     internal ConfigLoadResult Load(RuntimeModelBuilder builder)
     {
-        var result = Path is null ? YamlConfigReader.Read(ReadEmbeddedDefault(), EmbeddedName) : YamlConfigReader.ReadFile(Path);
+        var result = ReadYaml();
         if (result.Config is null)
         {
             return result;

@@ -168,7 +168,7 @@ internal sealed partial class RawConnection :
     {
         public static readonly Type Type = typeof(TFeature);
         public static readonly nint Handle = typeof(TFeature).TypeHandle.Value;
-        public static readonly bool Is = IsOwnFeature(typeof(TFeature));
+        public static readonly bool Is = IsOwnFeature(Type); // after Type: initialized in order
     }
 
     private static bool IsOwnFeature(Type key)
