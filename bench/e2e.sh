@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end proxy benchmark: Turnpike (JIT and Native AOT) against bare YARP, in front of a private nginx.
 #
-#   bench/e2e.sh                       # steady state: WARMUP=40 ROUNDS=3 DURATION=10
+#   bench/e2e.sh                       # steady state: WARMUP=40 ROUNDS=5 DURATION=10
 #   QUICK=1 bench/e2e.sh               # smoke test of the script itself (short warm-up, NOT steady state)
 #
 # Layout (2 cores): every proxy runs alone on core PROXY_CPU (1); wrk and nginx share core LOAD_CPU (0).
@@ -11,7 +11,8 @@
 # requests completed), RSS (VmRSS sampled max during the run, VmHWM after it) and context switches.
 #
 # Environment:
-#   ROUNDS=3 DURATION=10 WARMUP=40    rounds, seconds per measured run, warm-up seconds per proxy process
+#   ROUNDS=5 DURATION=10 WARMUP=40    rounds, seconds per measured run, warm-up seconds per proxy process
+#   WARMUP_CHUNKS=5                   the warm-up's 50-connection half is this many wrk runs (new connections each)
 #   CONNS="50 1000"                   connection counts
 #   PROXIES="turnpike-jit turnpike-aot bare-yarp bare-yarp-inline"
 #                                     bare-yarp is the baseline (YARP defaults); bare-yarp-inline is bare YARP with
@@ -51,7 +52,8 @@ if [[ $QUICK == 1 ]]; then
 fi
 WARMUP=${WARMUP:-40}
 DURATION=${DURATION:-10}
-ROUNDS=${ROUNDS:-3}
+ROUNDS=${ROUNDS:-5}
+WARMUP_CHUNKS=${WARMUP_CHUNKS:-5}
 CONNS=${CONNS:-"50 1000"}
 PROXIES=${PROXIES:-"turnpike-jit turnpike-aot bare-yarp bare-yarp-inline"}
 OBSERVED_SAMPLE_RATE=${OBSERVED_SAMPLE_RATE:-0.01}
@@ -395,13 +397,22 @@ scrape_metrics() { # name: GET /metrics over bash's /dev/tcp; keeps the requests
   SCRAPE_NOTE[$name]="last scrape: $(wc -c <"$f") bytes, turnpike_requests_total (sum over series) = $total"
 }
 
+# The 50-connection half is WARMUP_CHUNKS shorter wrk runs, each opening and closing its connections: the tiered JIT
+# compiles a method once it has been called often enough after start-up, and the accept and close paths run only once
+# per connection. After one long run they were still being compiled in the first measured runs (the JIT's thread took
+# 0.5 % of Turnpike's CPU in a 10 s run 30 s after the warm-up); after five shorter ones, none.
 warm_up() {
   local name=$1 port=${PORT_OF[$1]} half=$(( (WARMUP + 1) / 2 ))
-  log "warm-up $name: ${half}s at 1000 connections, then $((WARMUP - half))s at 50"
+  local rest=$((WARMUP - half)) chunks=$WARMUP_CHUNKS k
+  ((chunks > rest)) && chunks=$rest
+  log "warm-up $name: ${half}s at 1000 connections, then ${rest}s at 50 in $chunks runs"
   run_wrk "$port" 1000 "$half" "$TMP/warmup-$(fsafe "$name")-1000.txt" || die "wrk failed during warm-up of $name"
-  if ((WARMUP - half > 0)); then
-    run_wrk "$port" 50 $((WARMUP - half)) "$TMP/warmup-$(fsafe "$name")-50.txt" || die "wrk failed during warm-up of $name"
-  fi
+  for ((k = 1; k <= chunks; k++)); do
+    # The last run takes what the division leaves over.
+    local secs=$((rest / chunks))
+    ((k == chunks)) && secs=$((rest - (chunks - 1) * (rest / chunks)))
+    run_wrk "$port" 50 "$secs" "$TMP/warmup-$(fsafe "$name")-50-$k.txt" || die "wrk failed during warm-up of $name"
+  done
   local bad
   bad=$(cat "$TMP"/warmup-"$(fsafe "$name")"-*.txt | awk '/Non-2xx or 3xx responses:/ { s += $NF } END { print s + 0 }')
   if ((bad > 0)); then log "WARNING: $name answered $bad non-2xx responses during warm-up"; fi
@@ -454,6 +465,16 @@ measure() { # round proxy conns
 col() { # proxy conns column-number -> median
   awk -F'\t' -v p="$1" -v c="$2" -v k="$3" '$2 == p && $3 == c { print $k }' <<<"$RAW" | median
 }
+round_ratios() { # proxy other conns -> "r1 r2 r3 (median m)": CPU/req of proxy / other, round by round
+  awk -F'\t' -v p="$1" -v o="$2" -v c="$3" '$3 == c && $2 == p { a[$1] = $8 } $3 == c && $2 == o { b[$1] = $8 }
+    END { n = 0; for (r in a) if ((r in b) && b[r] > 0) { n++; v[n] = a[r] / b[r]; k[n] = r }
+          if (n == 0) { print "n/a"; exit }
+          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (k[j] + 0 < k[i] + 0) { t = k[i]; k[i] = k[j]; k[j] = t; t = v[i]; v[i] = v[j]; v[j] = t }
+          line = ""; for (i = 1; i <= n; i++) { line = line sprintf("%.2f ", v[i]); s[i] = v[i] }
+          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
+          m = (n % 2) ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
+          printf "%s(median %.2f)", line, m }' <<<"$RAW"
+}
 sum_col() { awk -F'\t' -v p="$1" -v c="$2" -v k="$3" '$2 == p && $3 == c { s += $k } END { print s + 0 }' <<<"$RAW"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 verdict() { awk -v r="$1" -v t="$2" 'BEGIN { if (r == "n/a") print "n/a"; else if (r + 0 <= t + 0) print "PASS"; else print "FAIL" }'; }
@@ -470,7 +491,7 @@ report() {
     echo "- Date: $(date -u '+%Y-%m-%d %H:%M:%S UTC'), commit $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD -- src 2>/dev/null || echo ' (src/ has local changes)')$(git -C "$ROOT" diff --quiet HEAD -- bench/e2e.sh bench/BareYarp 2>/dev/null || echo ' (bench/e2e.sh or bench/BareYarp has local changes)')"
     echo "- Machine: $(nproc) cores, $(awk -F': ' '/model name/ { print $2; exit }' /proc/cpuinfo), $(uname -r); load average at start: $LOAD_AT_START"
     echo "- .NET SDK $(dotnet --version 2>/dev/null || echo '?'), nginx $("$NGINX_BIN" -v 2>&1 | sed 's/.*nginx\///'), $(wrk -v 2>&1 | head -1 | awk '{ print $1, $2 }')"
-    echo "- Settings: WARMUP=${WARMUP}s per proxy process (half at 1000, half at 50 connections), ROUNDS=$ROUNDS, DURATION=${DURATION}s, CONNS=\"$CONNS\""
+    echo "- Settings: WARMUP=${WARMUP}s per proxy process (half at 1000, half at 50 connections in $WARMUP_CHUNKS runs), ROUNDS=$ROUNDS, DURATION=${DURATION}s, CONNS=\"$CONNS\""
     echo "- Inherited runtime variables removed before starting the proxies: ${ENV_NOTE:-none}"
     echo "- Pinning: each proxy alone on core $PROXY_CPU (taskset); wrk (-t1) and nginx (1 worker, 12-byte body, access_log off) on core $LOAD_CPU"
     echo "- CPU-µs/req = proxy (utime+stime) delta over the run / requests wrk completed (CLK_TCK=$CLK_TCK). RSS max = highest VmRSS sampled every 0.25 s during the run; HWM = VmHWM (lifetime peak, includes warm-up) after the run."
@@ -529,6 +550,14 @@ report() {
         rhh=$(ratio "$(col "$p" "$high" 8)" "$(col haproxy "$high" 8)"); rp=$(ratio "$(col "$p" "$low" 7)" "$(col nginx-proxy "$low" 7)")
         hw=$(awk -v k="$(col "$p" "$high" 10)" 'BEGIN { printf "%.1f", k / 1024 }')
         echo "| $p | $rh $(verdict "$rh" 1.0) | $rn $(verdict "$rn" 1.1) | $rhh $(verdict "$rhh" 1.0) | $rp $(verdict "$rp" 1.3) | $hw$([[ $p == turnpike-aot* ]] && awk -v h="$hw" 'BEGIN { print (h <= 60) ? " PASS" : " FAIL" }') |"
+      done
+      echo
+      echo "The verdicts above compare medians over rounds. The host's speed drifts within a round, so for reference the"
+      echo "CPU/req ratio of each round (both proxies measured in the same round, at most $(( $(wc -w <<<"$PROXIES") - 1 )) runs apart), and their median:"
+      echo
+      for p in $PROXIES; do
+        [[ $p == turnpike-* ]] || continue
+        echo "- $p @$low vs HAProxy: $(round_ratios "$p" haproxy "$low"); vs nginx: $(round_ratios "$p" nginx-proxy "$low"); @$high vs HAProxy: $(round_ratios "$p" haproxy "$high")"
       done
       echo
     fi
