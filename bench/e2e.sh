@@ -400,11 +400,13 @@ scrape_metrics() { # name: GET /metrics over bash's /dev/tcp; keeps the requests
 # The 50-connection half is WARMUP_CHUNKS shorter wrk runs, each opening and closing its connections: the tiered JIT
 # compiles a method once it has been called often enough after start-up, and the accept and close paths run only once
 # per connection. After one long run they were still being compiled in the first measured runs (the JIT's thread took
-# 0.5 % of Turnpike's CPU in a 10 s run 30 s after the warm-up); after five shorter ones, none.
+# 0.5 % of Turnpike's CPU in a 10 s run 30 s after the warm-up); after five shorter ones, no measurable time
+# (bench/results/NOTES-20261201-e2e-noise.md).
 warm_up() {
   local name=$1 port=${PORT_OF[$1]} half=$(( (WARMUP + 1) / 2 ))
   local rest=$((WARMUP - half)) chunks=$WARMUP_CHUNKS k
   ((chunks > rest)) && chunks=$rest
+  ((chunks < 1 && rest > 0)) && chunks=1
   log "warm-up $name: ${half}s at 1000 connections, then ${rest}s at 50 in $chunks runs"
   run_wrk "$port" 1000 "$half" "$TMP/warmup-$(fsafe "$name")-1000.txt" || die "wrk failed during warm-up of $name"
   for ((k = 1; k <= chunks; k++)); do
