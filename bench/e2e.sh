@@ -468,14 +468,11 @@ col() { # proxy conns column-number -> median
   awk -F'\t' -v p="$1" -v c="$2" -v k="$3" '$2 == p && $3 == c { print $k }' <<<"$RAW" | median
 }
 round_ratios() { # proxy other conns -> "r1 r2 r3 (median m)": CPU/req of proxy / other, round by round
-  awk -F'\t' -v p="$1" -v o="$2" -v c="$3" '$3 == c && $2 == p { a[$1] = $8 } $3 == c && $2 == o { b[$1] = $8 }
-    END { n = 0; for (r in a) if ((r in b) && b[r] > 0) { n++; v[n] = a[r] / b[r]; k[n] = r }
-          if (n == 0) { print "n/a"; exit }
-          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (k[j] + 0 < k[i] + 0) { t = k[i]; k[i] = k[j]; k[j] = t; t = v[i]; v[i] = v[j]; v[j] = t }
-          line = ""; for (i = 1; i <= n; i++) { line = line sprintf("%.2f ", v[i]); s[i] = v[i] }
-          for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (s[j] < s[i]) { t = s[i]; s[i] = s[j]; s[j] = t }
-          m = (n % 2) ? s[(n + 1) / 2] : (s[n / 2] + s[n / 2 + 1]) / 2
-          printf "%s(median %.2f)", line, m }' <<<"$RAW"
+  local r
+  r=$(awk -F'\t' -v p="$1" -v o="$2" -v c="$3" '$3 == c && $2 == p { a[$1] = $8 } $3 == c && $2 == o { b[$1] = $8 }
+    END { for (i = 1; i in a || i in b; i++) if ((i in a) && b[i] > 0) printf "%.2f\n", a[i] / b[i] }' <<<"$RAW")
+  [[ -n $r ]] || { echo "n/a"; return; }
+  echo "$(tr '\n' ' ' <<<"$r")(median $(median <<<"$r" | awk '{ printf "%.2f", $1 }'))"
 }
 sum_col() { awk -F'\t' -v p="$1" -v c="$2" -v k="$3" '$2 == p && $3 == c { s += $k } END { print s + 0 }' <<<"$RAW"; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
