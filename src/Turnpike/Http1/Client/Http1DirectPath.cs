@@ -263,7 +263,6 @@ internal static class Http1DirectPath
     /// </summary>
     public static void CopyResponseHeaders(Http1UpstreamConnection connection, HttpResponse response)
     {
-        var headers = response.Headers;
         var count = connection.HeaderCount;
         // Each field classified once (the two passes read it back); a response that starts without fields (nearly
         // always) needs no lookup of what it already holds unless the upstream repeated a name.
@@ -274,6 +273,26 @@ internal static class Http1DirectPath
             classes[i] = kind == IsExcluded ? FieldSkipped : kind == IsContent ? FieldContent : FieldOwn;
         }
 
+        // The raw listener takes the fields as they are when nothing has touched its response's headers and no name
+        // repeats (then each field is one header, in the order below); a 204/205 may need its Content-Length dropped.
+        if (response.HttpContext.Features is IDeferredResponseHeaders deferred && response.StatusCode is not (204 or 205)
+            && !RepeatsAnyName(connection, classes) && deferred.BeginDeferred())
+        {
+            for (var pass = FieldOwn; pass <= FieldContent; pass++)
+            {
+                for (var i = 0; i < count; i++)
+                {
+                    if (classes[i] == pass)
+                    {
+                        deferred.Defer(connection.HeaderNameAt(i), connection.HeaderValue(i));
+                    }
+                }
+            }
+
+            return;
+        }
+
+        var headers = response.Headers;
         var startedEmpty = headers.Count == 0;
         for (var pass = FieldOwn; pass <= FieldContent; pass++)
         {
@@ -304,6 +323,30 @@ internal static class Http1DirectPath
     private const byte FieldSkipped = 0;
     private const byte FieldOwn = 1;
     private const byte FieldContent = 2;
+
+    /// <summary>Whether two copied fields have the same name (ignoring case).</summary>
+    private static bool RepeatsAnyName(Http1UpstreamConnection connection, ReadOnlySpan<byte> classes)
+    {
+        for (var i = 1; i < classes.Length; i++)
+        {
+            if (classes[i] == FieldSkipped)
+            {
+                continue;
+            }
+
+            var name = connection.HeaderNameAt(i);
+            for (var j = 0; j < i; j++)
+            {
+                if (classes[j] != FieldSkipped && connection.HeaderNameAt(j) is { } other && other.Length == name.Length
+                    && other.Equals(name, StringComparison.OrdinalIgnoreCase))
+                {
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
 
     /// <summary>Whether a copied field (of either pass) other than field <paramref name="index"/> has its name; false
     /// means the response cannot hold it yet when it started empty.</summary>

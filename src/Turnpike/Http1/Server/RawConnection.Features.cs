@@ -140,6 +140,22 @@ internal sealed partial class RawConnection :
         return default;
     }
 
+    /// <summary>Whether the pipeline set its own <typeparamref name="TFeature"/> for this request (it replaces the connection's).</summary>
+    private bool HasExtraFeature<TFeature>()
+    {
+        var key = OwnFeature<TFeature>.Handle;
+        var keys = _extraKeys;
+        for (int i = 0; i < _extraCount && i < keys.Length; i++)
+        {
+            if (keys[i] == key)
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
+
     void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default =>
         ((IFeatureCollection)this)[OwnFeature<TFeature>.Type] = instance;
 

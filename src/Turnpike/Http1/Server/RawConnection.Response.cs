@@ -17,7 +17,7 @@ namespace Turnpike.Http1.Server;
 /// write, flush, StartAsync or the end of the request), the body is framed by the app's Content-Length, else chunked
 /// (close-delimited for HTTP/1.0), nothing for HEAD/204/304; a small response goes out in one send at the end.
 /// </summary>
-internal sealed partial class RawConnection : IHttpResponseFeature, IHttpResponseBodyFeature, IHttpUpgradeFeature
+internal sealed partial class RawConnection : IHttpResponseFeature, IHttpResponseBodyFeature, IHttpUpgradeFeature, IDeferredResponseHeaders
 {
     private enum ResponseFraming : byte
     {
@@ -44,6 +44,12 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     private bool _upgraded;
     private readonly List<(Func<object, Task> Callback, object State)> _onStarting = [];
     private readonly List<(Func<object, Task> Callback, object State)> _onCompleted = [];
+
+    // Upstream fields taken by IDeferredResponseHeaders: while _deferredCount > 0 the own dictionary is empty and
+    // they are its content (put there on the first access through the feature).
+    private string[] _deferredNames = new string[16];
+    private string[] _deferredValues = new string[16];
+    private int _deferredCount;
 
     // IHttpResponseFeature
 
@@ -75,7 +81,58 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
     }
 
-    IHeaderDictionary IHttpResponseFeature.Headers { get => _responseHeadersOverride ?? _responseHeaders; set => _responseHeadersOverride = value; }
+    IHeaderDictionary IHttpResponseFeature.Headers
+    {
+        get
+        {
+            if (_deferredCount != 0)
+            {
+                MaterializeDeferred();
+            }
+
+            return _responseHeadersOverride ?? _responseHeaders;
+        }
+
+        set
+        {
+            if (_deferredCount != 0)
+            {
+                MaterializeDeferred();
+            }
+
+            _responseHeadersOverride = value;
+        }
+    }
+
+    // IDeferredResponseHeaders
+
+    bool IDeferredResponseHeaders.BeginDeferred() =>
+        !_responseStarted && _deferredCount == 0 && _responseHeadersOverride is null && _responseHeaders.Count == 0 && !HasExtraFeature<IHttpResponseFeature>();
+
+    void IDeferredResponseHeaders.Defer(string name, string value)
+    {
+        var i = _deferredCount;
+        if (i == _deferredNames.Length)
+        {
+            Array.Resize(ref _deferredNames, i * 2);
+            Array.Resize(ref _deferredValues, i * 2);
+        }
+
+        _deferredNames[i] = name;
+        _deferredValues[i] = value;
+        _deferredCount = i + 1;
+    }
+
+    /// <summary>Something reads or replaces the headers: the deferred fields become the own dictionary's content.</summary>
+    private void MaterializeDeferred()
+    {
+        var count = _deferredCount;
+        _deferredCount = 0;
+        for (var i = 0; i < count; i++)
+        {
+            _responseHeaders[_deferredNames[i]] = _deferredValues[i];
+        }
+    }
 
     [Obsolete("Use IHttpResponseBodyFeature.Stream")]
     Stream IHttpResponseFeature.Body { get => _responseBodyOverride ?? _responseBody; set => _responseBodyOverride = value; }
@@ -173,6 +230,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         _responseCompleted = false;
         _responseFraming = ResponseFraming.None;
         _responseHeaders.Clear();
+        _deferredCount = 0;
         _responseHeadersOverride = null;
         _responseBodyOverride = null;
         _responseWriter = null;
@@ -231,6 +289,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         _statusCode = status;
         _reasonPhrase = null;
         _responseHeaders.Clear();
+        _deferredCount = 0;
         _responseHeadersOverride = null;
         _onStarting.Clear();
         _responseHeaders.ContentLength = 0;
@@ -391,22 +450,32 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
 
         bool bodyAllowed = status >= 200 && status != 204 && status != 304 && !ReferenceEquals(_method, HttpMethods.Head) && !HttpMethods.IsHead(_method);
-        bool hasTransferEncoding, hasDate;
-        StringValues transferEncoding, connection;
-        long? contentLength;
-        if (headers is HeaderDictionary { Count: <= 16 } few)
+        var deferred = _deferredCount; // > 0: the fields are these, and the own dictionary (= headers) is empty
+        FramingFields fields = default;
+        if (deferred != 0)
+        {
+            for (var i = 0; i < deferred; i++)
+            {
+                fields.Scan(_deferredNames[i], _deferredValues[i]);
+            }
+        }
+        else if (headers is HeaderDictionary { Count: <= 16 } few)
         {
             // One pass over the few fields by name length and ordinal-ignore-case comparison instead of four hashed
             // lookups (Transfer-Encoding, Content-Length, Connection, Date).
-            ScanFramingFields(few, out hasTransferEncoding, out transferEncoding, out contentLength, out connection, out hasDate);
+            fields.Scan(few);
         }
         else
         {
-            hasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out transferEncoding);
-            contentLength = headers.ContentLength;
-            headers.TryGetValue(HeaderNames.Connection, out connection);
-            hasDate = headers.ContainsKey(HeaderNames.Date);
+            fields.HasTransferEncoding = headers.TryGetValue(HeaderNames.TransferEncoding, out fields.TransferEncoding);
+            fields.ContentLength = headers.ContentLength;
+            headers.TryGetValue(HeaderNames.Connection, out fields.Connection);
+            fields.HasDate = headers.ContainsKey(HeaderNames.Date);
         }
+
+        bool hasTransferEncoding = fields.HasTransferEncoding, hasDate = fields.HasDate;
+        StringValues transferEncoding = fields.TransferEncoding, connection = fields.Connection;
+        long? contentLength = fields.ContentLength;
 
         if ((connection.Count > 0 && ContainsClose(connection)) || _listener.IsStopping)
         {
@@ -471,6 +540,11 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             WriteBytes(ResponseHeadBytes.DateLine);
         }
 
+        for (var i = 0; i < deferred; i++)
+        {
+            WriteCheckedHeaderLine(_deferredNames[i], _deferredValues[i]);
+        }
+
         if (headers is HeaderDictionary own)
         {
             // The struct enumerator: no boxing.
@@ -514,6 +588,20 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         _output.Advance(written);
     }
 
+    /// <summary>A deferred upstream field: its name is a token and its value field-value syntax (the upstream's parser checked both), so no check for CR, LF, NUL or wide characters.</summary>
+    private void WriteCheckedHeaderLine(string name, string value)
+    {
+        int length = name.Length + value.Length + 4;
+        var span = _output.GetSpan(length);
+        int written = Encoding.Latin1.GetBytes(name, span);
+        span[written++] = (byte)':';
+        span[written++] = (byte)' ';
+        written += Encoding.Latin1.GetBytes(value, span[written..]);
+        span[written++] = (byte)'\r';
+        span[written++] = (byte)'\n';
+        _output.Advance(written);
+    }
+
     private static readonly System.Buffers.SearchValues<char> HeaderForbidden = System.Buffers.SearchValues.Create("\r\n\0");
 
     private static int WriteLatin1(string text, Span<byte> destination)
@@ -532,31 +620,38 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
 
     /// <summary>What <see cref="WriteHead"/> needs from the response fields, found in one pass (as the hashed lookups
     /// and <see cref="HeaderDictionary.ContentLength"/> would find them).</summary>
-    private static void ScanFramingFields(HeaderDictionary headers, out bool hasTransferEncoding, out StringValues transferEncoding, out long? contentLength, out StringValues connection, out bool hasDate)
+    private struct FramingFields
     {
-        hasTransferEncoding = false;
-        hasDate = false;
-        transferEncoding = default;
-        connection = default;
-        contentLength = null;
-        foreach (var header in headers)
+        public bool HasTransferEncoding;
+        public StringValues TransferEncoding;
+        public long? ContentLength;
+        public StringValues Connection;
+        public bool HasDate;
+
+        public void Scan(HeaderDictionary headers)
         {
-            var name = header.Key;
+            foreach (var header in headers)
+            {
+                Scan(header.Key, header.Value);
+            }
+        }
+
+        public void Scan(string name, StringValues value)
+        {
             switch (name.Length)
             {
                 case 4 when name.Equals(HeaderNames.Date, StringComparison.OrdinalIgnoreCase):
-                    hasDate = true;
+                    HasDate = true;
                     break;
                 case 10 when name.Equals(HeaderNames.Connection, StringComparison.OrdinalIgnoreCase):
-                    connection = header.Value;
+                    Connection = value;
                     break;
                 case 14 when name.Equals(HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase):
-                    var raw = header.Value;
-                    contentLength = raw.Count == 1 && !string.IsNullOrEmpty(raw[0]) && HeaderUtilities.TryParseNonNegativeInt64(new StringSegment(raw[0]).Trim(), out var length) ? length : null;
+                    ContentLength = value.Count == 1 && !string.IsNullOrEmpty(value[0]) && HeaderUtilities.TryParseNonNegativeInt64(new StringSegment(value[0]).Trim(), out var length) ? length : null;
                     break;
                 case 17 when name.Equals(HeaderNames.TransferEncoding, StringComparison.OrdinalIgnoreCase):
-                    hasTransferEncoding = true;
-                    transferEncoding = header.Value;
+                    HasTransferEncoding = true;
+                    TransferEncoding = value;
                     break;
             }
         }
