@@ -9,6 +9,7 @@ using Turnpike.ConnectionLimits;
 using Turnpike.Http1;
 using Turnpike.Http1.Server;
 using Turnpike.Observability;
+using Turnpike.Pipeline;
 
 namespace Turnpike.Hosting;
 
@@ -84,6 +85,7 @@ public sealed partial class TurnpikeServer
                 KeepAliveTimeout = limits.KeepAliveTimeout,
                 ConnectionLimiter = connectionLimiter.Enforces(listener.Name) ? connectionLimiter.ForListener(listener.Name) : null,
                 Bytes = MetricsExport.Exported(config) ? services.GetRequiredService<ListenerMetrics>().For(listener.Name) : null,
+                UnversionedFeatures = [typeof(IGatewayRequestFeature)],
             };
             var raw = RawListener.Start(new IPEndPoint(ParseAddress(listener.Address), listener.Port), options);
             _rawListeners.Add(raw);

@@ -47,6 +47,7 @@ internal sealed partial class RawConnection :
     private nint[] _extraKeys = new nint[8]; // the type handle of each _extra key: Get<T> compares handles, no Type object
     private int _extraCount;
     private int _revision;
+    private bool _versionedSet; // a feature that changes the Revision was set since the last request began
     private string? _traceIdentifier;
     private CancellationTokenSource? _abortSource;
     private long? _maxRequestBodySize;
@@ -72,43 +73,67 @@ internal sealed partial class RawConnection :
             return IsOwnFeature(key) ? this : null;
         }
 
-        set
+        set => SetFeature(key, key.TypeHandle.Value, value);
+    }
+
+    /// <summary>
+    /// Sets or (null) removes an extra feature. The Revision changes, except for the options' unversioned features
+    /// (see <see cref="RawListenerOptions.UnversionedFeatures"/>), so that the context's cached features stay valid.
+    /// </summary>
+    private void SetFeature(Type key, nint handle, object? value)
+    {
+        if (!IsUnversioned(handle))
         {
             _revision++;
-            for (int i = 0; i < _extraCount; i++)
+            _versionedSet = true;
+        }
+
+        for (int i = 0; i < _extraCount; i++)
+        {
+            if (_extra[i].Key == key)
             {
-                if (_extra[i].Key == key)
+                if (value is null)
                 {
-                    if (value is null)
-                    {
-                        _extraCount--;
-                        _extra[i] = _extra[_extraCount];
-                        _extraKeys[i] = _extraKeys[_extraCount];
-                        _extra[_extraCount] = default;
-                    }
-                    else
-                    {
-                        _extra[i] = new(key, value);
-                    }
-
-                    return;
+                    _extraCount--;
+                    _extra[i] = _extra[_extraCount];
+                    _extraKeys[i] = _extraKeys[_extraCount];
+                    _extra[_extraCount] = default;
                 }
-            }
+                else
+                {
+                    _extra[i] = new(key, value);
+                }
 
-            if (value is null || (ReferenceEquals(value, this) && IsOwnFeature(key)))
-            {
                 return;
             }
-
-            if (_extraCount == _extra.Length)
-            {
-                Array.Resize(ref _extra, _extra.Length * 2);
-                Array.Resize(ref _extraKeys, _extra.Length);
-            }
-
-            _extraKeys[_extraCount] = key.TypeHandle.Value;
-            _extra[_extraCount++] = new(key, value);
         }
+
+        if (value is null || (ReferenceEquals(value, this) && IsOwnFeature(key)))
+        {
+            return;
+        }
+
+        if (_extraCount == _extra.Length)
+        {
+            Array.Resize(ref _extra, _extra.Length * 2);
+            Array.Resize(ref _extraKeys, _extra.Length);
+        }
+
+        _extraKeys[_extraCount] = handle;
+        _extra[_extraCount++] = new(key, value);
+    }
+
+    private bool IsUnversioned(nint handle)
+    {
+        foreach (var unversioned in _options.UnversionedHandles)
+        {
+            if (unversioned == handle)
+            {
+                return true;
+            }
+        }
+
+        return false;
     }
 
     /// <summary>
@@ -157,7 +182,7 @@ internal sealed partial class RawConnection :
     }
 
     void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default =>
-        ((IFeatureCollection)this)[OwnFeature<TFeature>.Type] = instance;
+        SetFeature(OwnFeature<TFeature>.Type, OwnFeature<TFeature>.Handle, instance);
 
     IEnumerator<KeyValuePair<Type, object>> IEnumerable<KeyValuePair<Type, object>>.GetEnumerator()
     {
@@ -200,12 +225,22 @@ internal sealed partial class RawConnection :
         return false;
     }
 
-    /// <summary>Between requests: drop what the last request set, so the next one starts clean.</summary>
+    /// <summary>
+    /// Between requests: drop what the last request set, so the next one starts clean. The context is kept with the
+    /// features it fetched (all of them this connection, or extras the last request set) unless the last request set
+    /// a versioned feature: then the Revision changes and the context fetches again what it uses. As long as only
+    /// unversioned features come and go, requests fetch nothing (a generic virtual call per feature) after the first.
+    /// </summary>
     private void ResetFeatures()
     {
         Array.Clear(_extra, 0, _extraCount);
         _extraCount = 0; // _extraKeys beyond the count are never read
-        _revision++;
+        if (_versionedSet)
+        {
+            _revision++;
+            _versionedSet = false;
+        }
+
         _traceIdentifier = null;
         _maxRequestBodySize = _options.MaxRequestBodySize;
         _abortLink = null;
@@ -214,9 +249,6 @@ internal sealed partial class RawConnection :
             _abortSource.Dispose();
             _abortSource = null;
         }
-
-        _context.Uninitialize();
-        _context.Initialize(this);
     }
 
     // IHttpConnectionFeature

@@ -48,4 +48,27 @@ internal sealed record RawListenerOptions
 
     /// <summary>Unread request body the connection reads and discards after a response to stay reusable; more closes it.</summary>
     public int MaxDrainBytes { get; init; } = 64 * 1024;
+
+    /// <summary>
+    /// Feature types the application sets on every request and that no revision-keyed cache holds (the gateway's own
+    /// request feature; HttpContext caches only ASP.NET Core's features): setting one leaves the collection's Revision
+    /// alone, so the context keeps the features it fetched from one request to the next.
+    /// </summary>
+    public IReadOnlyList<Type> UnversionedFeatures { get; init; } = [];
+
+    private nint[]? _unversionedHandles;
+
+    /// <summary>The type handles of <see cref="UnversionedFeatures"/>.</summary>
+    internal nint[] UnversionedHandles => _unversionedHandles ??= HandlesOf(UnversionedFeatures);
+
+    private static nint[] HandlesOf(IReadOnlyList<Type> types)
+    {
+        var handles = new nint[types.Count];
+        for (var i = 0; i < handles.Length; i++)
+        {
+            handles[i] = types[i].TypeHandle.Value;
+        }
+
+        return handles;
+    }
 }
