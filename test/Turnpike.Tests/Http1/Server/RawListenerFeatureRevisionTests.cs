@@ -1,0 +1,133 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Turnpike.Http1.Server;
+
+namespace Turnpike.Tests.Http1.Server;
+
+/// <summary>
+/// The raw connection's feature collection across the requests of one keep-alive connection: its reused HttpContext
+/// keeps the features it fetched, so whatever a request set must be gone for the next one, and only the options'
+/// unversioned features may come and go without changing the Revision. Real sockets on 127.0.0.1.
+/// </summary>
+public sealed class RawListenerFeatureRevisionTests
+{
+    public interface IMarkerFeature
+    {
+    }
+
+    private sealed class Marker : IMarkerFeature
+    {
+    }
+
+    private sealed class OtherFeature
+    {
+    }
+
+    [Fact]
+    public async Task WhatARequestSetIsGoneForTheNextOneOnTheSameConnection()
+    {
+        var seen = new List<string>();
+        await using var listener = Start(context =>
+        {
+            seen.Add($"items {context.Items.Count}, marker {context.Features.Get<IMarkerFeature>() is not null}, other {context.Features.Get<OtherFeature>() is not null}, query {context.Request.Query["q"]}");
+            context.Features.Set<IMarkerFeature>(new Marker());
+            context.Features.Set(new OtherFeature());
+            context.Items["set by"] = context.Request.Path.Value; // last: the context caches the items feature at the current Revision
+            return Task.CompletedTask;
+        });
+
+        using var client = await ConnectAsync(listener);
+        await ExchangeAsync(client, "/first?q=1");
+        await ExchangeAsync(client, "/second?q=2");
+        await ExchangeAsync(client, "/third");
+
+        Assert.Equal(
+            [
+                "items 0, marker False, other False, query 1",
+                "items 0, marker False, other False, query 2",
+                "items 0, marker False, other False, query ",
+            ],
+            seen);
+    }
+
+    [Fact]
+    public async Task OnlyUnversionedFeaturesLeaveTheRevisionAlone()
+    {
+        var revisions = new List<(int Before, int AfterMarker, int AfterOther)>();
+        await using var listener = Start(context =>
+        {
+            var before = context.Features.Revision;
+            context.Features.Set<IMarkerFeature>(new Marker());
+            var afterMarker = context.Features.Revision;
+            context.Features.Set(new OtherFeature());
+            revisions.Add((before, afterMarker, context.Features.Revision));
+            return Task.CompletedTask;
+        });
+
+        using var client = await ConnectAsync(listener);
+        await ExchangeAsync(client, "/a");
+        await ExchangeAsync(client, "/b");
+
+        Assert.All(revisions, r => Assert.Equal(r.Before, r.AfterMarker));
+        Assert.All(revisions, r => Assert.NotEqual(r.AfterMarker, r.AfterOther));
+        // The second request begins after a versioned set: its Revision differs from the one the first request ended with.
+        Assert.NotEqual(revisions[0].AfterOther, revisions[1].Before);
+    }
+
+    [Fact]
+    public async Task ARequestThatSetsOnlyUnversionedFeaturesKeepsTheRevisionForTheNext()
+    {
+        var revisions = new List<int>();
+        await using var listener = Start(context =>
+        {
+            revisions.Add(context.Features.Revision);
+            context.Features.Set<IMarkerFeature>(new Marker());
+            return Task.CompletedTask;
+        });
+
+        using var client = await ConnectAsync(listener);
+        await ExchangeAsync(client, "/a");
+        await ExchangeAsync(client, "/b");
+        await ExchangeAsync(client, "/c");
+
+        Assert.Single(revisions.Distinct());
+    }
+
+    private static RawListener Start(RequestDelegate application) =>
+        RawListener.Start(new IPEndPoint(IPAddress.Loopback, 0), new RawListenerOptions
+        {
+            Name = "revisions",
+            Application = application,
+            Services = new ServiceCollection().BuildServiceProvider(),
+            Logger = new TestLogger(),
+            UnversionedFeatures = [typeof(IMarkerFeature)],
+        });
+
+    private static async Task<Socket> ConnectAsync(RawListener listener)
+    {
+        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        await client.ConnectAsync(listener.LocalEndPoint);
+        return client;
+    }
+
+    /// <summary>One keep-alive request; the answer has no body (Content-Length: 0), so it ends with its head.</summary>
+    private static async Task ExchangeAsync(Socket client, string target)
+    {
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        var buffer = new byte[4096];
+        var received = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!buffer.AsSpan(0, received).EndsWith("\r\n\r\n"u8))
+        {
+            var n = await client.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, timeout.Token);
+            Assert.True(n > 0, "the listener closed the connection");
+            received += n;
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 ", Encoding.ASCII.GetString(buffer, 0, received));
+    }
+}
