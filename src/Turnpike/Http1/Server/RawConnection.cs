@@ -281,6 +281,7 @@ internal sealed partial class RawConnection : IThreadPoolWorkItem
             HeaderDictionaryPool.Return(_responseHeaders);
             _requestHeaders = null!;
             _responseHeaders = null!;
+            _deferredCount = 0;
         }
     }
 
