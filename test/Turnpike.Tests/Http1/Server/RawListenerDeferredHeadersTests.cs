@@ -1,9 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Turnpike.Http1;
 using Turnpike.Http1.Server;
 
@@ -136,20 +134,12 @@ public sealed class RawListenerDeferredHeadersTests
         Assert.DoesNotContain("upstream", answer);
     }
 
-    private static RawListener Start(RequestDelegate application) =>
-        RawListener.Start(new IPEndPoint(IPAddress.Loopback, 0), new RawListenerOptions
-        {
-            Name = "deferred",
-            Application = application,
-            Services = new ServiceCollection().BuildServiceProvider(),
-            Logger = new TestLogger(),
-        });
+    private static RawListener Start(RequestDelegate application) => TestRawListener.Start("deferred", application);
 
     /// <summary>One request on a new connection; the whole answer, read until the listener closes.</summary>
     private static async Task<string> ExchangeAsync(RawListener listener, string path = "/a")
     {
-        using var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(listener.LocalEndPoint);
+        using var client = await TestRawListener.ConnectAsync(listener);
         await client.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
         var answer = new MemoryStream();
         var buffer = new byte[4096];

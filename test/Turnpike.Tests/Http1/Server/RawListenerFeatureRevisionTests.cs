@@ -1,9 +1,7 @@
-using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
-using Microsoft.Extensions.DependencyInjection;
 using Turnpike.Http1.Server;
 
 namespace Turnpike.Tests.Http1.Server;
@@ -97,22 +95,9 @@ public sealed class RawListenerFeatureRevisionTests
         Assert.Single(revisions.Distinct());
     }
 
-    private static RawListener Start(RequestDelegate application) =>
-        RawListener.Start(new IPEndPoint(IPAddress.Loopback, 0), new RawListenerOptions
-        {
-            Name = "revisions",
-            Application = application,
-            Services = new ServiceCollection().BuildServiceProvider(),
-            Logger = new TestLogger(),
-            UnversionedFeatures = [typeof(IMarkerFeature)],
-        });
+    private static RawListener Start(RequestDelegate application) => TestRawListener.Start("revisions", application, [typeof(IMarkerFeature)]);
 
-    private static async Task<Socket> ConnectAsync(RawListener listener)
-    {
-        var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
-        await client.ConnectAsync(listener.LocalEndPoint);
-        return client;
-    }
+    private static Task<Socket> ConnectAsync(RawListener listener) => TestRawListener.ConnectAsync(listener);
 
     /// <summary>One keep-alive request; the answer has no body (Content-Length: 0), so it ends with its head.</summary>
     private static async Task ExchangeAsync(Socket client, string target)
