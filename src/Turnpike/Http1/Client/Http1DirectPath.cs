@@ -275,8 +275,9 @@ internal static class Http1DirectPath
 
         // The raw listener takes the fields as they are when nothing has touched its response's headers and no name
         // repeats (then each field is one header, in the order below); a 204/205 may need its Content-Length dropped.
-        if (response.HttpContext.Features is IDeferredResponseHeaders deferred && response.StatusCode is not (204 or 205)
-            && !RepeatsAnyName(connection, classes) && deferred.BeginDeferred())
+        var repeats = RepeatsAnyName(connection, classes);
+        if (!repeats && response.HttpContext.Features is IDeferredResponseHeaders deferred && response.StatusCode is not (204 or 205)
+            && deferred.BeginDeferred())
         {
             for (var pass = FieldOwn; pass <= FieldContent; pass++)
             {
@@ -304,7 +305,7 @@ internal static class Http1DirectPath
                 }
 
                 var name = connection.HeaderNameAt(i);
-                var existing = startedEmpty && !RepeatsEarlierName(connection, i, classes) ? default : headers[name];
+                var existing = startedEmpty && !repeats ? default : headers[name];
                 if (existing.Count > 0 && name.Equals(HeaderNames.StrictTransportSecurity, StringComparison.OrdinalIgnoreCase))
                 {
                     continue;
@@ -342,23 +343,6 @@ internal static class Http1DirectPath
                 {
                     return true;
                 }
-            }
-        }
-
-        return false;
-    }
-
-    /// <summary>Whether a copied field (of either pass) other than field <paramref name="index"/> has its name; false
-    /// means the response cannot hold it yet when it started empty.</summary>
-    private static bool RepeatsEarlierName(Http1UpstreamConnection connection, int index, ReadOnlySpan<byte> classes)
-    {
-        var name = connection.HeaderNameAt(index);
-        for (var j = 0; j < classes.Length; j++)
-        {
-            if (j != index && classes[j] != FieldSkipped && (classes[j] < classes[index] || j < index)
-                && connection.HeaderNameAt(j) is { } other && other.Length == name.Length && other.Equals(name, StringComparison.OrdinalIgnoreCase))
-            {
-                return true;
             }
         }
 

@@ -143,17 +143,9 @@ internal sealed partial class RawConnection :
     /// </summary>
     TFeature? IFeatureCollection.Get<TFeature>() where TFeature : default
     {
-        if (_extraCount != 0)
+        if (_extraCount != 0 && ExtraIndex(OwnFeature<TFeature>.Handle) is >= 0 and var i)
         {
-            var key = OwnFeature<TFeature>.Handle;
-            var keys = _extraKeys;
-            for (int i = 0; i < _extraCount && i < keys.Length; i++)
-            {
-                if (keys[i] == key)
-                {
-                    return (TFeature?)_extra[i].Value;
-                }
-            }
+            return (TFeature?)_extra[i].Value;
         }
 
         if (!typeof(TFeature).IsValueType && OwnFeature<TFeature>.Is)
@@ -166,19 +158,21 @@ internal sealed partial class RawConnection :
     }
 
     /// <summary>Whether the pipeline set its own <typeparamref name="TFeature"/> for this request (it replaces the connection's).</summary>
-    private bool HasExtraFeature<TFeature>()
+    private bool HasExtraFeature<TFeature>() => ExtraIndex(OwnFeature<TFeature>.Handle) >= 0;
+
+    /// <summary>The index in <c>_extra</c> of the feature whose type handle is <paramref name="key"/>, or −1.</summary>
+    private int ExtraIndex(nint key)
     {
-        var key = OwnFeature<TFeature>.Handle;
         var keys = _extraKeys;
         for (int i = 0; i < _extraCount && i < keys.Length; i++)
         {
             if (keys[i] == key)
             {
-                return true;
+                return i;
             }
         }
 
-        return false;
+        return -1;
     }
 
     void IFeatureCollection.Set<TFeature>(TFeature? instance) where TFeature : default =>

@@ -473,9 +473,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             fields.HasDate = headers.ContainsKey(HeaderNames.Date);
         }
 
-        bool hasTransferEncoding = fields.HasTransferEncoding, hasDate = fields.HasDate;
-        StringValues transferEncoding = fields.TransferEncoding, connection = fields.Connection;
-        long? contentLength = fields.ContentLength;
+        var connection = fields.Connection;
 
         if ((connection.Count > 0 && ContainsClose(connection)) || _listener.IsStopping)
         {
@@ -490,17 +488,17 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         else if (!bodyAllowed)
         {
             _responseFraming = ResponseFraming.None;
-            if (status >= 200 && status != 204 && status != 304 && contentLength is null && !hasTransferEncoding && appCompleted)
+            if (status >= 200 && status != 204 && status != 304 && fields.ContentLength is null && !fields.HasTransferEncoding && appCompleted)
             {
                 // HEAD answered by the app itself, with no length: as Kestrel, Content-Length: 0.
                 WriteBytes("Content-Length: 0\r\n"u8);
             }
         }
-        else if (hasTransferEncoding)
+        else if (fields.HasTransferEncoding)
         {
-            _responseFraming = EndsWithChunked(transferEncoding) ? ResponseFraming.Chunked : ResponseFraming.CloseDelimited;
+            _responseFraming = EndsWithChunked(fields.TransferEncoding) ? ResponseFraming.Chunked : ResponseFraming.CloseDelimited;
         }
-        else if (contentLength is { } length)
+        else if (fields.ContentLength is { } length)
         {
             _responseFraming = ResponseFraming.ContentLength;
             _responseRemaining = length;
@@ -535,14 +533,14 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
             WriteBytes("Connection: keep-alive\r\n"u8);
         }
 
-        if (!hasDate)
+        if (!fields.HasDate)
         {
             WriteBytes(ResponseHeadBytes.DateLine);
         }
 
         for (var i = 0; i < deferred; i++)
         {
-            WriteCheckedHeaderLine(_deferredNames[i], _deferredValues[i]);
+            WriteHeaderLine(_deferredNames[i], _deferredValues[i], valid: true);
         }
 
         if (headers is HeaderDictionary own)
@@ -575,28 +573,16 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         }
     }
 
-    private void WriteHeaderLine(string name, string value)
+    /// <param name="valid">The name is a token and the value field-value syntax already (a deferred upstream field,
+    /// checked by the upstream's parser): no check for CR, LF, NUL or wide characters.</param>
+    private void WriteHeaderLine(string name, string value, bool valid = false)
     {
         int length = name.Length + value.Length + 4;
         var span = _output.GetSpan(length);
-        int written = WriteLatin1(name, span);
+        int written = valid ? Encoding.Latin1.GetBytes(name, span) : WriteLatin1(name, span);
         span[written++] = (byte)':';
         span[written++] = (byte)' ';
-        written += WriteLatin1(value, span[written..]);
-        span[written++] = (byte)'\r';
-        span[written++] = (byte)'\n';
-        _output.Advance(written);
-    }
-
-    /// <summary>A deferred upstream field: its name is a token and its value field-value syntax (the upstream's parser checked both), so no check for CR, LF, NUL or wide characters.</summary>
-    private void WriteCheckedHeaderLine(string name, string value)
-    {
-        int length = name.Length + value.Length + 4;
-        var span = _output.GetSpan(length);
-        int written = Encoding.Latin1.GetBytes(name, span);
-        span[written++] = (byte)':';
-        span[written++] = (byte)' ';
-        written += Encoding.Latin1.GetBytes(value, span[written..]);
+        written += valid ? Encoding.Latin1.GetBytes(value, span[written..]) : WriteLatin1(value, span[written..]);
         span[written++] = (byte)'\r';
         span[written++] = (byte)'\n';
         _output.Advance(written);
