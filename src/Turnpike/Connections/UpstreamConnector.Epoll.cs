@@ -11,9 +11,12 @@ namespace Turnpike.Connections;
 /// </summary>
 internal sealed partial class UpstreamConnector
 {
-    internal ValueTask<EpollChannel> ConnectEpollAsync(string host, int port, CancellationToken cancellationToken) =>
-        ConnectAsync(host, port, s_connectEpoll, cancellationToken);
+    /// <param name="thread">The engine thread the socket is registered with (null: the calling one, else round robin).</param>
+    internal ValueTask<EpollChannel> ConnectEpollAsync(string host, int port, EpollThread? thread, CancellationToken cancellationToken) =>
+        thread is null
+            ? ConnectAsync(host, port, s_connectEpoll, cancellationToken)
+            : ConnectAsync(host, port, (socket, endPoint, token) => EpollChannel.ConnectAsync(socket, endPoint, thread, token), cancellationToken); // per connection, not per request
 
     private static readonly Func<Socket, IPEndPoint, CancellationToken, ValueTask<EpollChannel>> s_connectEpoll =
-        static (socket, endPoint, cancellationToken) => EpollChannel.ConnectAsync(socket, endPoint, cancellationToken);
+        static (socket, endPoint, cancellationToken) => EpollChannel.ConnectAsync(socket, endPoint, null, cancellationToken);
 }

@@ -17,5 +17,6 @@ internal interface IDeferredResponseHeaders
     bool BeginDeferred();
 
     /// <summary>One field after <see cref="BeginDeferred"/>: a name not given before (ignoring case) and a value the upstream's parser checked (field-value syntax: no CR, LF or NUL).</summary>
-    void Defer(string name, string value);
+    /// <param name="line">The field already encoded as <c>name: value</c> CRLF (Latin-1), written as it is; null: encoded when the head is written.</param>
+    void Defer(string name, string value, byte[]? line);
 }

@@ -95,7 +95,10 @@ internal abstract class PartitionKeyExtractor
 
             if (trusted.IsEmpty || !trusted.Contains(peer))
             {
-                return Format(peer, buffer);
+                // The raw listener's connection keeps its address's text (an IPv4-mapped one is shown as IPv4 here).
+                return !peer.IsIPv4MappedToIPv6 && context.Features is Http1.IRemoteAddressText { RemoteAddressText: { } text }
+                    ? text
+                    : Format(peer, buffer);
             }
 
             return trusted.ClientFromForwardedFor(context.Request.Headers["X-Forwarded-For"], peer, buffer);

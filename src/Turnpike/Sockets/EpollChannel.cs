@@ -40,7 +40,7 @@ internal sealed class EpollChannel : IEpollReceiveCompletion, IEpollSendCompleti
     /// connect starts, the socket joins the engine (registered once) and the wait for writability is an edge like any
     /// other; the outcome is SO_ERROR. The socket is not closed on failure (the caller owns it).
     /// </summary>
-    public static async ValueTask<EpollChannel> ConnectAsync(Socket socket, IPEndPoint endPoint, CancellationToken cancellationToken)
+    public static async ValueTask<EpollChannel> ConnectAsync(Socket socket, IPEndPoint endPoint, EpollThread? thread, CancellationToken cancellationToken)
     {
         socket.Blocking = false;
         var connecting = false;
@@ -53,7 +53,7 @@ internal sealed class EpollChannel : IEpollReceiveCompletion, IEpollSendCompleti
             connecting = true;
         }
 
-        var channel = new EpollChannel(SocketEngine.Register(socket, connecting, upstream: true));
+        var channel = new EpollChannel(SocketEngine.Register(socket, connecting, upstream: true, thread));
         if (connecting)
         {
             try

@@ -7,8 +7,8 @@ namespace Turnpike.Sockets;
 /// .NET's <see cref="Socket"/> async operations (other systems, epoll unavailable, or
 /// <c>TURNPIKE_SOCKET_ENGINE=dotnet</c>, the production switch). The epoll engine's threads start on first use:
 /// <c>TURNPIKE_EPOLL_THREADS</c> of them (default: one per core the process may run on), sockets spread round robin,
-/// except that a socket registered from an engine thread stays on that thread (an upstream connection opened while
-/// serving a client connection lives on the client's thread: no cross-thread wake-ups).
+/// except that a socket registered from an engine thread stays on that thread, and an upstream connection opened for a
+/// client connection lives on the client's thread (<see cref="IEpollThreadAffinity"/>: no cross-thread wake-ups).
 /// </summary>
 internal static class SocketEngine
 {
@@ -36,6 +36,9 @@ internal static class SocketEngine
 
     /// <summary>The engine's thread count (starts the threads).</summary>
     public static int ThreadCount => Threads.Value.Length;
+
+    /// <summary>Engine thread <paramref name="index"/> (tests; starts the threads).</summary>
+    internal static EpollThread ThreadAt(int index) => Threads.Value[index];
 
     /// <summary>Sockets registered with the engine now (tests: nothing leaks).</summary>
     internal static int RegisteredSockets
@@ -81,9 +84,10 @@ internal static class SocketEngine
     /// </summary>
     /// <param name="connecting">A non-blocking connect is in progress: not writable until its first EPOLLOUT.</param>
     /// <param name="upstream">An upstream connection: its events come in the thread's upstream set, served after at most one batch of client events.</param>
-    public static EpollSocket Register(Socket socket, bool connecting = false, bool upstream = false)
+    /// <param name="thread">The engine thread to register with (an upstream connection: its client connection's); null: the calling engine thread, else round robin.</param>
+    public static EpollSocket Register(Socket socket, bool connecting = false, bool upstream = false, EpollThread? thread = null)
     {
-        var thread = EpollThread.Current;
+        thread ??= EpollThread.Current;
         if (thread is null)
         {
             var threads = Threads.Value;

@@ -281,12 +281,12 @@ public sealed class EpollEngineTests : IDisposable
         using (var refused = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp))
         {
             var error = await Assert.ThrowsAsync<SocketException>(async () =>
-                await EpollChannel.ConnectAsync(refused, new IPEndPoint(IPAddress.Loopback, refusedPort), CancellationToken.None));
+                await EpollChannel.ConnectAsync(refused, new IPEndPoint(IPAddress.Loopback, refusedPort), null, CancellationToken.None));
             Assert.Equal(SocketError.ConnectionRefused, error.SocketErrorCode);
         }
 
         var socket = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
-        var channel = await EpollChannel.ConnectAsync(socket, (IPEndPoint)_listener.LocalEndPoint!, CancellationToken.None).AsTask().WaitAsync(Patience);
+        var channel = await EpollChannel.ConnectAsync(socket, (IPEndPoint)_listener.LocalEndPoint!, null, CancellationToken.None).AsTask().WaitAsync(Patience);
         using var peer = _listener.Accept();
         try
         {

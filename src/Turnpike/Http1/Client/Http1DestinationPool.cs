@@ -3,7 +3,9 @@ namespace Turnpike.Http1.Client;
 /// <summary>
 /// Keep-alive connections to one destination, lock-free: idle connections sit in an array of slots taken and filled
 /// with <see cref="Interlocked"/>. Rent takes the last returned connection first, then the lowest slot (returns fill
-/// the lowest free one), so spare connections drift to the end and expire. With <c>maxConnectionsPerDestination</c>
+/// the lowest free one), so spare connections drift to the end and expire. On the epoll engine a request rents on its
+/// client connection's engine thread (<see cref="Sockets.IEpollThreadAffinity"/>): the connection last returned on that
+/// thread comes first, and a new connection opens on it; otherwise any idle connection serves, as above. With <c>maxConnectionsPerDestination</c>
 /// set, a <see cref="SemaphoreSlim"/> bounds the connections in use; unlimited clusters (the default) take no permit.
 /// </summary>
 internal sealed class Http1DestinationPool
@@ -25,6 +27,7 @@ internal sealed class Http1DestinationPool
     private int _open;
     private int _idleCount;
     private int _lastReturned; // the slot of the last Return, which Rent tries first (a stale hint only costs the scan)
+    private readonly int[]? _lastReturnedOn; // per epoll engine thread: the slot of the last Return of a connection on it
 
     public Http1DestinationPool(Http1ConnectionPool cluster, string address)
     {
@@ -40,6 +43,7 @@ internal sealed class Http1DestinationPool
         _idle = new Http1UpstreamConnection?[Math.Min(max, DefaultSlots)];
         _permits = max == int.MaxValue ? null : new SemaphoreSlim(max, max);
         _staleCheckTicks = Http1ConnectionPool.ToTimestampTicks(StaleCheckAfter, cluster.Time);
+        _lastReturnedOn = Sockets.SocketEngine.UseEpoll && Sockets.SocketEngine.ThreadCount > 1 ? new int[Sockets.SocketEngine.ThreadCount] : null;
     }
 
     public Http1ConnectionPool Cluster { get; }
@@ -86,7 +90,8 @@ internal sealed class Http1DestinationPool
     public Http1UpstreamConnection? Rent() => Rent(Cluster.Time.GetTimestamp());
 
     /// <summary>As <see cref="Rent()"/>, at <paramref name="now"/> (the caller's timestamp, which also starts the exchange's activity timeout).</summary>
-    public Http1UpstreamConnection? Rent(long now)
+    /// <param name="thread">The client connection's epoll engine thread: a connection registered with it is taken first.</param>
+    public Http1UpstreamConnection? Rent(long now, Sockets.EpollThread? thread = null)
     {
         if (Volatile.Read(ref _idleCount) == 0)
         {
@@ -94,6 +99,17 @@ internal sealed class Http1DestinationPool
         }
 
         var slots = _idle;
+        if (thread is not null && _lastReturnedOn is { } hints)
+        {
+            // The connection last returned on this thread, when it is still idle in its slot (should a racing Return have
+            // put another thread's there meanwhile, that one serves: as any below).
+            var own = Volatile.Read(ref hints[thread.Index]);
+            if (Volatile.Read(ref slots[own]) is { } candidate && candidate.EngineThread == thread && Take(slots, own, now) is { } mine)
+            {
+                return mine;
+            }
+        }
+
         // The slot of the last return first: the connection just used (its objects still in cache), and no scan.
         var hint = Volatile.Read(ref _lastReturned);
         if (Take(slots, hint, now) is { } last)
@@ -131,10 +147,11 @@ internal sealed class Http1DestinationPool
     }
 
     /// <summary>A new, not yet connected connection counted as open.</summary>
-    public Http1UpstreamConnection Create()
+    /// <param name="thread">The epoll engine thread to connect on (the client connection's); null: the calling one.</param>
+    public Http1UpstreamConnection Create(Sockets.EpollThread? thread = null)
     {
         Interlocked.Increment(ref _open);
-        var connection = new Http1UpstreamConnection(this);
+        var connection = new Http1UpstreamConnection(this, thread);
         _all.TryAdd(connection, 0);
         return connection;
     }
@@ -182,6 +199,11 @@ internal sealed class Http1DestinationPool
                 {
                     Interlocked.Increment(ref _idleCount);
                     Volatile.Write(ref _lastReturned, i);
+                    if (_lastReturnedOn is { } hints && connection.EngineThread is { } thread)
+                    {
+                        Volatile.Write(ref hints[thread.Index], i);
+                    }
+
                     if (Cluster.IsDisposed)
                     {
                         // Dropped while we returned: do not leave it behind.

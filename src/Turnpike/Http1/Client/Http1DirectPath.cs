@@ -196,8 +196,16 @@ internal static class Http1DirectPath
         if (context.Connection.RemoteIpAddress is { } remote)
         {
             connection.Write("X-Forwarded-For: "u8);
-            Span<char> ip = stackalloc char[64];
-            ok &= remote.TryFormat(ip, out var written) && connection.WriteAscii(ip[..written]);
+            if (context.Features is IRemoteAddressText { RemoteAddressText: { } text })
+            {
+                ok &= connection.WriteAscii(text); // the raw listener's connection formatted it once
+            }
+            else
+            {
+                Span<char> ip = stackalloc char[64];
+                ok &= remote.TryFormat(ip, out var written) && connection.WriteAscii(ip[..written]);
+            }
+
             connection.Write("\r\n"u8);
         }
 
@@ -285,7 +293,7 @@ internal static class Http1DirectPath
                 {
                     if (classes[i] == pass)
                     {
-                        deferred.Defer(connection.HeaderNameAt(i), connection.HeaderValue(i));
+                        deferred.Defer(connection.HeaderNameAt(i), connection.HeaderValue(i), connection.HeaderLine(i));
                     }
                 }
             }

@@ -44,10 +44,12 @@ internal sealed class Http1UpstreamConnection
     private int _responseStatus;
     private bool _responseFilled; // Response and ResponseContent hold the last head (FillResponseMessage)
     private CancellationTokenSource _activity = new();
+    private readonly EpollThread? _thread; // the engine thread to connect on (the client connection's), or null
 
-    public Http1UpstreamConnection(Http1DestinationPool pool)
+    public Http1UpstreamConnection(Http1DestinationPool pool, EpollThread? thread = null)
     {
         _pool = pool;
+        _thread = thread;
         Parser = new Http1ResponseParser(pool.Cluster.Limits);
         Chunked = new ChunkedDecoder(pool.Cluster.Limits, requestSide: false);
         CreatedAt = pool.Cluster.Time.GetTimestamp();
@@ -57,6 +59,9 @@ internal sealed class Http1UpstreamConnection
     }
 
     public Http1DestinationPool Pool => _pool;
+
+    /// <summary>The epoll engine thread its socket is registered with; null before the connect or on .NET's socket engine.</summary>
+    public EpollThread? EngineThread => _channel?.Socket.Thread;
 
     public bool IsConnected => _socket is not null;
 
@@ -145,8 +150,8 @@ internal sealed class Http1UpstreamConnection
         {
             if (SocketEngine.UseEpoll)
             {
-                // On the epoll engine (on the calling engine thread when there is one: the client connection's).
-                _channel = await _pool.Cluster.Connector.ConnectEpollAsync(_pool.Host, _pool.Port, connect.Token).ConfigureAwait(false);
+                // On the epoll engine: on the client connection's engine thread when there is one, else the calling one.
+                _channel = await _pool.Cluster.Connector.ConnectEpollAsync(_pool.Host, _pool.Port, _thread, connect.Token).ConfigureAwait(false);
                 _socket = _channel.Socket.Socket;
                 return;
             }
@@ -530,6 +535,9 @@ internal sealed class Http1UpstreamConnection
     public string HeaderNameAt(int index) => _names[index]!.Value;
 
     public string HeaderValue(int index) => _values[index]!;
+
+    /// <summary>Field <paramref name="index"/> as head-line bytes shared by the destination's connections, or null (see <see cref="ResponseHeaderStrings.Line"/>).</summary>
+    public byte[]? HeaderLine(int index) => _pool.HeaderStrings.Line(index, _names[index]!, _values[index]!);
 
     /// <summary>Puts the parsed status line and header fields on <see cref="Response"/> (and its content, for content headers) for the transformer.</summary>
     public void FillResponseMessage()

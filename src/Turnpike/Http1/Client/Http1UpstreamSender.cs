@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Net.Http.Headers;
 using Turnpike.Forwarding;
 using Turnpike.Model;
+using Turnpike.Sockets;
 using Yarp.ReverseProxy.Forwarder;
 
 namespace Turnpike.Http1.Client;
@@ -92,9 +93,11 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     {
         // One clock read (or the caller's) for the pool's expiry checks and the start of the exchange's activity timeout.
         var now = started != 0 ? started : pool.Cluster.Time.GetTimestamp();
-        var connection = pool.Rent(now);
+        // On the client connection's engine thread (the raw listener's: even for a first request, begun on a thread-pool thread).
+        var thread = (context.Features as IEpollThreadAffinity)?.EngineThread;
+        var connection = pool.Rent(now, thread);
         var reused = connection is not null;
-        connection ??= pool.Create();
+        connection ??= pool.Create(thread);
         var hasBody = HasBody(context);
         if (directEligible && Http1DirectPath.CanWrite(context, hasBody))
         {
@@ -464,7 +467,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 context.Request.Body.Position = 0;
             }
 
-            connection = pool.Create();
+            connection = pool.Create((context.Features as IEpollThreadAffinity)?.EngineThread);
             reused = false;
             if (direct)
             {

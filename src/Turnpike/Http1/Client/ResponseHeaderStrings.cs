@@ -16,6 +16,7 @@ internal sealed class ResponseHeaderStrings
 
     private readonly ResponseHeaderName?[] _names = new ResponseHeaderName?[Positions];
     private readonly string?[] _values = new string?[Positions];
+    private readonly ResponseHeaderLine?[] _lines = new ResponseHeaderLine?[Positions];
 
     public ResponseHeaderName Name(int position, ReadOnlySpan<byte> bytes)
     {
@@ -46,11 +47,56 @@ internal sealed class ResponseHeaderStrings
             return cached;
         }
 
-        return _values[position] = Encoding.Latin1.GetString(bytes);
+        // A value with non-ASCII bytes would never be matched again (see Holds): it is not kept, so it gets no line either.
+        var text = Encoding.Latin1.GetString(bytes);
+        return Ascii.IsValid(bytes) ? _values[position] = text : text;
+    }
+
+    /// <summary>
+    /// The field as the bytes of a head line (<c>name: value</c> CRLF), for the raw listener to write as they are: the
+    /// same object while this position keeps the same name and value strings (an upstream's fields, except a Date that
+    /// changes once a second), so that a response head is copied rather than encoded field by field. Null unless the
+    /// strings are this position's shared ones (the caller encodes those itself): a field that gets a fresh string
+    /// every time costs no line either.
+    /// </summary>
+    public byte[]? Line(int position, ResponseHeaderName name, string value)
+    {
+        if ((uint)position >= Positions || !ReferenceEquals(_names[position], name) || !ReferenceEquals(_values[position], value))
+        {
+            return null; // not this position's shared strings (a fresh string, or a racing connection replaced them)
+        }
+
+        var cached = _lines[position];
+        if (cached is not null && ReferenceEquals(cached.Name, name) && ReferenceEquals(cached.Value, value))
+        {
+            return cached.Bytes;
+        }
+
+        // Both strings were decoded from the upstream's bytes as Latin-1 (above): encoding them back is lossless.
+        var text = name.Value;
+        var bytes = new byte[text.Length + value.Length + 4];
+        var written = Encoding.Latin1.GetBytes(text, bytes);
+        bytes[written++] = (byte)':';
+        bytes[written++] = (byte)' ';
+        written += Encoding.Latin1.GetBytes(value, bytes.AsSpan(written));
+        bytes[written++] = (byte)'\r';
+        bytes[written] = (byte)'\n';
+        _lines[position] = new ResponseHeaderLine(name, value, bytes);
+        return bytes;
     }
 
     /// <summary>True when <paramref name="cached"/> spells the ASCII <paramref name="bytes"/> (non-ASCII bytes never match: they get a fresh string).</summary>
     private static bool Holds(string cached, ReadOnlySpan<byte> bytes) => cached.Length == bytes.Length && Ascii.Equals(bytes, cached);
+}
+
+/// <summary>One position's field as head-line bytes, with the name and value objects they were encoded from.</summary>
+internal sealed class ResponseHeaderLine(ResponseHeaderName name, string value, byte[] bytes)
+{
+    public ResponseHeaderName Name { get; } = name;
+
+    public string Value { get; } = value;
+
+    public byte[] Bytes { get; } = bytes;
 }
 
 /// <summary>A response header name with the class the direct path gives it, computed once per name object.</summary>

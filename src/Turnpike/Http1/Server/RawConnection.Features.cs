@@ -22,6 +22,8 @@ internal sealed partial class RawConnection :
     IHttpRequestIdentifierFeature,
     IServiceProvidersFeature,
     IRequestAbortLink,
+    IRemoteAddressText,
+    Sockets.IEpollThreadAffinity,
     IContextStateSlot,
     Logging.ITraceIdentifierSource
 {
@@ -40,6 +42,7 @@ internal sealed partial class RawConnection :
     ];
 
     private readonly IPAddress? _remoteIp;
+    private string? _remoteIpText; // formatted on first use (IRemoteAddressText)
     private readonly int _remotePort;
     private readonly IPAddress? _localIp;
     private readonly int _localPort;
@@ -250,6 +253,13 @@ internal sealed partial class RawConnection :
     string IHttpConnectionFeature.ConnectionId { get => _connectionId; set { } }
 
     IPAddress? IHttpConnectionFeature.RemoteIpAddress { get => _remoteIp; set { } }
+
+    // IEpollThreadAffinity
+    Sockets.EpollThread? Sockets.IEpollThreadAffinity.EngineThread => _epoll?.Thread;
+
+    // IRemoteAddressText: the address this connection's own IHttpConnectionFeature gives (none when a middleware set another).
+    string? IRemoteAddressText.RemoteAddressText =>
+        HasExtraFeature<IHttpConnectionFeature>() ? null : _remoteIpText ??= _remoteIp?.ToString();
 
     int IHttpConnectionFeature.RemotePort { get => _remotePort; set { } }
 

@@ -49,6 +49,7 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     // they are its content (put there on the first access through the feature).
     private string[] _deferredNames = new string[16];
     private string[] _deferredValues = new string[16];
+    private byte[]?[] _deferredLines = new byte[]?[16]; // a field's head line when the upstream client had it encoded, else null
     private int _deferredCount;
 
     // IHttpResponseFeature
@@ -109,17 +110,19 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     bool IDeferredResponseHeaders.BeginDeferred() =>
         !_responseStarted && _deferredCount == 0 && _responseHeadersOverride is null && _responseHeaders.Count == 0 && !HasExtraFeature<IHttpResponseFeature>();
 
-    void IDeferredResponseHeaders.Defer(string name, string value)
+    void IDeferredResponseHeaders.Defer(string name, string value, byte[]? line)
     {
         var i = _deferredCount;
         if (i == _deferredNames.Length)
         {
             Array.Resize(ref _deferredNames, i * 2);
             Array.Resize(ref _deferredValues, i * 2);
+            Array.Resize(ref _deferredLines, i * 2);
         }
 
         _deferredNames[i] = name;
         _deferredValues[i] = value;
+        _deferredLines[i] = line;
         _deferredCount = i + 1;
     }
 
@@ -540,7 +543,14 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
 
         for (var i = 0; i < deferred; i++)
         {
-            WriteHeaderLine(_deferredNames[i], _deferredValues[i], valid: true);
+            if (_deferredLines[i] is { } line)
+            {
+                WriteBytes(line);
+            }
+            else
+            {
+                WriteHeaderLine(_deferredNames[i], _deferredValues[i], valid: true);
+            }
         }
 
         if (headers is HeaderDictionary own)

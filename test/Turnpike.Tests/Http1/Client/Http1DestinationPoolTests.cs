@@ -1,8 +1,11 @@
+using System.Net;
+using System.Net.Sockets;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Turnpike.Configuration;
 using Turnpike.Connections;
 using Turnpike.Http1.Client;
+using Turnpike.Sockets;
 
 namespace Turnpike.Tests.Http1.Client;
 
@@ -46,6 +49,41 @@ public sealed class Http1DestinationPoolTests
         Assert.Same(first, pool.Rent());
         Assert.Same(second, pool.Rent());
         Assert.Null(pool.Rent());
+    }
+
+    [Fact]
+    public async Task ARequestRentsAndOpensOnItsClientConnectionsEngineThread()
+    {
+        if (!SocketEngine.UseEpoll || SocketEngine.ThreadCount < 2)
+        {
+            return; // one engine thread (a one-core machine): nothing to choose
+        }
+
+        using var upstream = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
+        upstream.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        upstream.Listen();
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-30T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var http = new UpstreamHttpConfig();
+        var connector = new UpstreamConnector(new DnsCache(SystemHostResolver.Instance, http.DnsRefresh, time, NullLogger.Instance), http.NoDelay, NullLogger.Instance);
+        var cluster = new Http1ConnectionPool(http, resolvesNames: false, connector, time);
+        var pool = cluster.For($"http://127.0.0.1:{((IPEndPoint)upstream.LocalEndPoint!).Port}");
+        var (zero, one) = (SocketEngine.ThreadAt(0), SocketEngine.ThreadAt(1));
+
+        // Opened from this (non-engine) thread, each on the engine thread it was created for.
+        var onZero = pool.Create(zero);
+        var onOne = pool.Create(one);
+        await onZero.ConnectAsync(CancellationToken.None);
+        await onOne.ConnectAsync(CancellationToken.None);
+        Assert.Same(zero, onZero.EngineThread);
+        Assert.Same(one, onOne.EngineThread);
+
+        pool.Return(onZero);
+        pool.Return(onOne); // the last returned: what a request without an engine thread gets
+        Assert.Same(onZero, pool.Rent(time.GetTimestamp(), zero));
+        pool.Return(onZero);
+        Assert.Same(onOne, pool.Rent(time.GetTimestamp(), one));
+        Assert.Same(onZero, pool.Rent(time.GetTimestamp(), one)); // none of its own left: another thread's serves
+        cluster.Dispose();
     }
 
     [Fact]

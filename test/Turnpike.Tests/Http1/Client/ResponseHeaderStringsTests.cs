@@ -63,4 +63,36 @@ public sealed class ResponseHeaderStringsTests
         name.Class = 1;
         Assert.Equal(1, name.Class);
     }
+
+    [Fact]
+    public void APositionsSharedStringsGiveOneHeadLineUntilOneChanges()
+    {
+        var strings = new ResponseHeaderStrings();
+        var name = strings.Name(0, "Date"u8);
+        var value = strings.Value(0, "Tue, 01 Dec 2026 10:00:00 GMT"u8);
+
+        var line = strings.Line(0, name, value);
+        Assert.NotNull(line);
+        Assert.Equal("Date: Tue, 01 Dec 2026 10:00:00 GMT\r\n"u8.ToArray(), line);
+        Assert.Same(line, strings.Line(0, strings.Name(0, "Date"u8), strings.Value(0, "Tue, 01 Dec 2026 10:00:00 GMT"u8)));
+
+        var next = strings.Value(0, "Tue, 01 Dec 2026 10:00:01 GMT"u8);
+        var nextLine = strings.Line(0, name, next);
+        Assert.Equal("Date: Tue, 01 Dec 2026 10:00:01 GMT\r\n"u8.ToArray(), nextLine);
+        Assert.NotSame(line, nextLine);
+        Assert.Null(strings.Line(0, name, value)); // no longer the position's value string
+    }
+
+    [Fact]
+    public void StringsThatAreNotThePositionsSharedOnesGetNoLine()
+    {
+        var strings = new ResponseHeaderStrings();
+        byte[] latin1 = [0x63, 0xE9];
+        var name = strings.Name(0, "X-Name"u8);
+
+        Assert.Null(strings.Line(0, name, strings.Value(0, latin1))); // a fresh string every time: nothing to share
+        Assert.Null(strings.Line(1, name, strings.Value(1, "v"u8))); // the name belongs to position 0
+        var late = ResponseHeaderStrings.Positions;
+        Assert.Null(strings.Line(late, strings.Name(late, "X-Late"u8), strings.Value(late, "v"u8)));
+    }
 }

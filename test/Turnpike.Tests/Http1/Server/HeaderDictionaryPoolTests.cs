@@ -32,7 +32,7 @@ public sealed class HeaderDictionaryPoolTests
     }
 
     [Fact]
-    public void AFullStackLeavesTheRestToTheGc()
+    public void AThreadKeepsAtMostCapacity()
     {
         var rented = new List<HeaderDictionary>();
         for (var i = 0; i < HeaderDictionaryPool.Capacity + 5; i++)
@@ -118,5 +118,54 @@ public sealed class HeaderDictionaryPoolTests
             bodies.Add(text.Substring(end + 4, length));
             at = end + 4 + length;
         }
+    }
+}
+
+/// <summary>
+/// Dictionaries returned beyond a thread's capacity wait in the shared array for a thread whose stack is empty (requests
+/// that start on one thread and end on another). In the collection that runs alone: the array is process-wide.
+/// </summary>
+[Collection(AllocationCollection.Name)]
+public sealed class HeaderDictionarySharedPoolTests
+{
+    [Fact]
+    public async Task WhatAFullStackCannotKeepGoesToAThreadWithAnEmptyOne()
+    {
+        // A thread of its own returns more than it may keep (its stack starts empty: no earlier test ran on it).
+        var overflow = await OnNewThread(() =>
+        {
+            var rented = new List<HeaderDictionary>();
+            for (var i = 0; i < HeaderDictionaryPool.Capacity + 3; i++)
+            {
+                rented.Add(HeaderDictionaryPool.Rent());
+            }
+
+            rented.ForEach(d => d["X-Left"] = "over");
+            rented.ForEach(HeaderDictionaryPool.Return);
+            return rented.Skip(HeaderDictionaryPool.Capacity).ToList();
+        });
+
+        // Another new thread, with nothing of its own, rents the three (emptied), then allocates.
+        var taken = await OnNewThread(() => Enumerable.Range(0, 3).Select(_ => HeaderDictionaryPool.Rent()).ToList());
+
+        Assert.Equal(overflow.ToHashSet(ReferenceEqualityComparer.Instance), taken.ToHashSet(ReferenceEqualityComparer.Instance));
+        Assert.All(taken, d => Assert.Empty(d));
+    }
+
+    private static Task<T> OnNewThread<T>(Func<T> work)
+    {
+        var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+        new Thread(() =>
+        {
+            try
+            {
+                done.SetResult(work());
+            }
+            catch (Exception ex)
+            {
+                done.SetException(ex);
+            }
+        }).Start();
+        return done.Task;
     }
 }

@@ -23,16 +23,17 @@ public sealed class RawListenerDeferredHeadersTests
         {
             var deferred = Assert.IsAssignableFrom<IDeferredResponseHeaders>(context.Features);
             Assert.True(deferred.BeginDeferred());
-            deferred.Defer("Server", "upstream");
-            deferred.Defer("Date", "Tue, 01 Dec 2026 00:00:00 GMT");
-            deferred.Defer("Content-Length", "5");
+            // A field given with its line is written as that line (here spelled in lower case to tell them apart).
+            deferred.Defer("Server", "upstream", "server: upstream\r\n"u8.ToArray());
+            deferred.Defer("Date", "Tue, 01 Dec 2026 00:00:00 GMT", null);
+            deferred.Defer("Content-Length", "5", null);
             await context.Response.Body.WriteAsync("hello"u8.ToArray());
         });
 
         var answer = await ExchangeAsync(listener);
 
         Assert.Equal(
-            "HTTP/1.1 200 OK\r\nConnection: close\r\nServer: upstream\r\nDate: Tue, 01 Dec 2026 00:00:00 GMT\r\nContent-Length: 5\r\n\r\nhello",
+            "HTTP/1.1 200 OK\r\nConnection: close\r\nserver: upstream\r\nDate: Tue, 01 Dec 2026 00:00:00 GMT\r\nContent-Length: 5\r\n\r\nhello",
             answer);
     }
 
@@ -44,8 +45,9 @@ public sealed class RawListenerDeferredHeadersTests
         {
             var deferred = (IDeferredResponseHeaders)context.Features;
             Assert.True(deferred.BeginDeferred());
-            deferred.Defer("Server", "upstream");
-            deferred.Defer("Content-Length", "0");
+            // Once the fields are in the dictionary, the head comes from it: the line given is not used.
+            deferred.Defer("Server", "upstream", "server: upstream\r\n"u8.ToArray());
+            deferred.Defer("Content-Length", "0", null);
             seen = context.Response.Headers["Server"];
             context.Response.Headers["X-Added"] = "1";
             Assert.Equal(0, context.Response.ContentLength);
@@ -71,8 +73,8 @@ public sealed class RawListenerDeferredHeadersTests
             });
             var deferred = (IDeferredResponseHeaders)context.Features;
             Assert.True(deferred.BeginDeferred());
-            deferred.Defer("Server", "upstream");
-            deferred.Defer("Content-Length", "2");
+            deferred.Defer("Server", "upstream", null);
+            deferred.Defer("Content-Length", "2", null);
             await context.Response.Body.WriteAsync("ok"u8.ToArray());
         });
 
@@ -102,7 +104,7 @@ public sealed class RawListenerDeferredHeadersTests
             else
             {
                 outcomes.Add(deferred.BeginDeferred());
-                deferred.Defer("Server", "upstream");
+                deferred.Defer("Server", "upstream", null);
                 outcomes.Add(deferred.BeginDeferred()); // already taking fields
             }
 
@@ -124,7 +126,7 @@ public sealed class RawListenerDeferredHeadersTests
         {
             var deferred = (IDeferredResponseHeaders)context.Features;
             Assert.True(deferred.BeginDeferred());
-            deferred.Defer("Server", "upstream");
+            deferred.Defer("Server", "upstream", null);
             throw new InvalidOperationException("the app failed before the response started");
         });
 

@@ -99,20 +99,6 @@ public sealed class RawListenerFeatureRevisionTests
 
     private static Task<Socket> ConnectAsync(RawListener listener) => TestRawListener.ConnectAsync(listener);
 
-    /// <summary>One keep-alive request; the answer has no body (Content-Length: 0), so it ends with its head.</summary>
-    private static async Task ExchangeAsync(Socket client, string target)
-    {
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
-        var buffer = new byte[4096];
-        var received = 0;
-        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-        while (!buffer.AsSpan(0, received).EndsWith("\r\n\r\n"u8))
-        {
-            var n = await client.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, timeout.Token);
-            Assert.True(n > 0, "the listener closed the connection");
-            received += n;
-        }
+    private static Task ExchangeAsync(Socket client, string target) => TestRawListener.ExchangeHeadAsync(client, target);
 
-        Assert.StartsWith("HTTP/1.1 200 ", Encoding.ASCII.GetString(buffer, 0, received));
-    }
 }

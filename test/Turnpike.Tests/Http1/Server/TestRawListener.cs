@@ -1,5 +1,6 @@
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
 using Turnpike.Http1.Server;
@@ -24,5 +25,22 @@ internal static class TestRawListener
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
         await client.ConnectAsync(listener.LocalEndPoint);
         return client;
+    }
+
+    /// <summary>One keep-alive request; the answer has no body (Content-Length: 0), so it ends with its head.</summary>
+    public static async Task ExchangeHeadAsync(Socket client, string target)
+    {
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: x\r\n\r\n"));
+        var buffer = new byte[4096];
+        var received = 0;
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        while (!buffer.AsSpan(0, received).EndsWith("\r\n\r\n"u8))
+        {
+            var n = await client.ReceiveAsync(buffer.AsMemory(received), SocketFlags.None, timeout.Token);
+            Assert.True(n > 0, "the listener closed the connection");
+            received += n;
+        }
+
+        Assert.StartsWith("HTTP/1.1 200 ", Encoding.ASCII.GetString(buffer, 0, received));
     }
 }
