@@ -1,4 +1,5 @@
 using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.ObjectPool;
 
 namespace Turnpike.Http1.Server;
 
@@ -8,10 +9,10 @@ namespace Turnpike.Http1.Server;
 /// engine thread gets the dictionaries the last one just warmed. With a dictionary pair per connection instead, each
 /// request at a thousand keep-alive connections cleared and filled cold ones. An idle connection holds none.
 /// One thread-static read per call; a dictionary rented on one thread and returned on another joins that thread's
-/// stack. One beyond <see cref="Capacity"/> goes to a small shared array, where a thread whose own stack is empty
-/// finds it: when requests start on one thread and end on another (continuations on thread-pool threads, or a
-/// connection's first request), the returning thread's stack fills up and the renting thread's stays empty, and
-/// without the shared array every request allocated two new dictionaries. One beyond that too is left to the GC.
+/// stack. One beyond <see cref="Capacity"/> goes to a shared <see cref="DefaultObjectPool{T}"/> (up to as many again),
+/// where a thread whose own stack is empty finds it: when requests start on one thread and end on another
+/// (continuations on thread-pool threads, or a connection's first request), the returning thread's stack fills up and
+/// the renting thread's stays empty, and without the shared pool every request allocated two new dictionaries. One beyond that too is left to the GC.
 /// </summary>
 internal sealed class HeaderDictionaryPool
 {
@@ -20,8 +21,8 @@ internal sealed class HeaderDictionaryPool
     [ThreadStatic]
     private static HeaderDictionaryPool? t_current;
 
-    /// <summary>Dictionaries beyond a thread's <see cref="Capacity"/>, for any thread whose stack is empty (slots taken and filled with <see cref="Interlocked"/>).</summary>
-    private static readonly HeaderDictionary?[] s_shared = new HeaderDictionary?[Capacity];
+    /// <summary>Dictionaries beyond a thread's <see cref="Capacity"/>, for any thread whose stack is empty; it creates one when it holds none.</summary>
+    private static readonly DefaultObjectPool<HeaderDictionary> s_shared = new(new DefaultPooledObjectPolicy<HeaderDictionary>(), Capacity);
 
     private readonly HeaderDictionary?[] _items = new HeaderDictionary?[Capacity];
     private int _count;
@@ -37,7 +38,7 @@ internal sealed class HeaderDictionaryPool
             return dictionary;
         }
 
-        return RentShared() ?? new HeaderDictionary();
+        return s_shared.Get();
     }
 
     public static void Return(HeaderDictionary dictionary)
@@ -47,31 +48,11 @@ internal sealed class HeaderDictionaryPool
         if (pool._count < Capacity)
         {
             pool._items[pool._count++] = dictionary;
-            return;
         }
-
-        var shared = s_shared;
-        for (var i = 0; i < shared.Length; i++)
+        else
         {
-            if (Volatile.Read(ref shared[i]) is null && Interlocked.CompareExchange(ref shared[i], dictionary, null) is null)
-            {
-                return;
-            }
+            s_shared.Return(dictionary);
         }
-    }
-
-    private static HeaderDictionary? RentShared()
-    {
-        var shared = s_shared;
-        for (var i = 0; i < shared.Length; i++)
-        {
-            if (Volatile.Read(ref shared[i]) is not null && Interlocked.Exchange(ref shared[i], null) is { } dictionary)
-            {
-                return dictionary;
-            }
-        }
-
-        return null;
     }
 
     /// <summary>Dictionaries waiting on this thread (tests).</summary>

@@ -122,8 +122,8 @@ public sealed class HeaderDictionaryPoolTests
 }
 
 /// <summary>
-/// Dictionaries returned beyond a thread's capacity wait in the shared array for a thread whose stack is empty (requests
-/// that start on one thread and end on another). In the collection that runs alone: the array is process-wide.
+/// Dictionaries returned beyond a thread's capacity wait in the shared pool for a thread whose stack is empty (requests
+/// that start on one thread and end on another). In the collection that runs alone: the pool is process-wide.
 /// </summary>
 [Collection(AllocationCollection.Name)]
 public sealed class HeaderDictionarySharedPoolTests
