@@ -1,6 +1,9 @@
-// Minimal 1:1 TCP relay for a syscall-cost experiment: each client connection gets its own upstream connection.
-// mode epoll: level-triggered epoll + recv/send (one syscall per receive and per send, as HAProxy/Turnpike).
-// mode uring: io_uring, recv and linked send+recv SQEs, one io_uring_enter per loop turn.
+// The kernel floor for bench/floor/run.sh: a 1:1 TCP relay on 127.0.0.1. Each client connection gets its own upstream
+// connection and bytes are passed on unparsed, so a request costs the system calls, TCP and wake-ups a proxy cannot
+// avoid, and nothing else. For small request/response traffic only (a send that would block is retried at once).
+//   mode epoll: level-triggered epoll, one recv and one send per message (as HAProxy and Turnpike).
+//   mode uring: io_uring, a recv per socket; on completion a linked send + recv; one io_uring_enter per turn.
+// Usage: relay epoll|uring LISTEN_PORT UPSTREAM_PORT
 #define _GNU_SOURCE
 #include <stdio.h>
 #include <stdlib.h>
