@@ -139,19 +139,6 @@ public sealed class RawListenerDeferredHeadersTests
     private static RawListener Start(RequestDelegate application) => TestRawListener.Start("deferred", application);
 
     /// <summary>One request on a new connection; the whole answer, read until the listener closes.</summary>
-    private static async Task<string> ExchangeAsync(RawListener listener, string path = "/a")
-    {
-        using var client = await TestRawListener.ConnectAsync(listener);
-        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
-        var answer = new MemoryStream();
-        var buffer = new byte[4096];
-        using var timeout = new CancellationTokenSource(Wait);
-        int read;
-        while ((read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
-        {
-            answer.Write(buffer, 0, read);
-        }
-
-        return Encoding.Latin1.GetString(answer.ToArray());
-    }
+    private static async Task<string> ExchangeAsync(RawListener listener, string path = "/a") =>
+        Encoding.Latin1.GetString(await TestRawListener.ExchangeToCloseAsync(listener, path));
 }

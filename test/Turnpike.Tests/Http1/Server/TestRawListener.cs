@@ -43,4 +43,21 @@ internal static class TestRawListener
 
         Assert.StartsWith("HTTP/1.1 200 ", Encoding.ASCII.GetString(buffer, 0, received));
     }
+
+    /// <summary>One request with <c>Connection: close</c> on a new connection; the whole answer, read until the listener closes.</summary>
+    public static async Task<byte[]> ExchangeToCloseAsync(RawListener listener, string target = "/")
+    {
+        using var client = await ConnectAsync(listener);
+        await client.SendAsync(Encoding.ASCII.GetBytes($"GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+        var answer = new MemoryStream();
+        var buffer = new byte[4096];
+        using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        int read;
+        while ((read = await client.ReceiveAsync(buffer, SocketFlags.None, timeout.Token)) > 0)
+        {
+            answer.Write(buffer, 0, read);
+        }
+
+        return answer.ToArray();
+    }
 }
