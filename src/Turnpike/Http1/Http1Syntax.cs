@@ -186,4 +186,20 @@ internal static class Http1Syntax
 
         return [.. bytes];
     }
+
+    /// <summary>
+    /// Writes the field line <c>name: value</c> CRLF as Latin-1 (what a response head carries); returns the bytes
+    /// written (<paramref name="name"/>.Length + <paramref name="value"/>.Length + 4). No checks: the caller knows both
+    /// hold only Latin-1 without CR, LF and NUL.
+    /// </summary>
+    public static int WriteFieldLine(string name, string value, Span<byte> destination)
+    {
+        var written = Encoding.Latin1.GetBytes(name, destination);
+        destination[written++] = (byte)':';
+        destination[written++] = (byte)' ';
+        written += Encoding.Latin1.GetBytes(value, destination[written..]);
+        destination[written++] = (byte)'\r';
+        destination[written++] = (byte)'\n';
+        return written;
+    }
 }

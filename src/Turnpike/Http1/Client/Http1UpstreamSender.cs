@@ -51,6 +51,10 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
             : SendLimitedAsync(context, route.Transformer, directEligible, destinationPool, cancellationToken);
     }
 
+    /// <summary>The client connection's epoll engine thread, where the upstream connection is rented and opened (the raw
+    /// listener's: even for a first request, begun on a thread-pool thread); null elsewhere.</summary>
+    private static EpollThread? EngineThreadOf(HttpContext context) => (context.Features as IEpollThreadAffinity)?.EngineThread;
+
     private static bool IsUpgrade(HttpContext context) =>
         context.Features.Get<IHttpUpgradeFeature>() is { IsUpgradableRequest: true }
         // An extended CONNECT has the method CONNECT: other requests skip the feature lookup (a miss scans every feature).
@@ -93,8 +97,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
     {
         // One clock read (or the caller's) for the pool's expiry checks and the start of the exchange's activity timeout.
         var now = started != 0 ? started : pool.Cluster.Time.GetTimestamp();
-        // On the client connection's engine thread (the raw listener's: even for a first request, begun on a thread-pool thread).
-        var thread = (context.Features as IEpollThreadAffinity)?.EngineThread;
+        var thread = EngineThreadOf(context);
         var connection = pool.Rent(now, thread);
         var reused = connection is not null;
         connection ??= pool.Create(thread);
@@ -467,7 +470,7 @@ internal sealed class Http1UpstreamSender(YarpUpstreamSender yarp) : IUpstreamSe
                 context.Request.Body.Position = 0;
             }
 
-            connection = pool.Create((context.Features as IEpollThreadAffinity)?.EngineThread);
+            connection = pool.Create(EngineThreadOf(context));
             reused = false;
             if (direct)
             {

@@ -73,14 +73,8 @@ internal sealed class ResponseHeaderStrings
         }
 
         // Both strings were decoded from the upstream's bytes as Latin-1 (above): encoding them back is lossless.
-        var text = name.Value;
-        var bytes = new byte[text.Length + value.Length + 4];
-        var written = Encoding.Latin1.GetBytes(text, bytes);
-        bytes[written++] = (byte)':';
-        bytes[written++] = (byte)' ';
-        written += Encoding.Latin1.GetBytes(value, bytes.AsSpan(written));
-        bytes[written++] = (byte)'\r';
-        bytes[written] = (byte)'\n';
+        var bytes = new byte[name.Value.Length + value.Length + 4];
+        Http1Syntax.WriteFieldLine(name.Value, value, bytes);
         _lines[position] = new ResponseHeaderLine(name, value, bytes);
         return bytes;
     }

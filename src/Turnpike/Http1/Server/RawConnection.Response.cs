@@ -587,15 +587,14 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
     /// checked by the upstream's parser): no check for CR, LF, NUL or wide characters.</param>
     private void WriteHeaderLine(string name, string value, bool valid = false)
     {
-        int length = name.Length + value.Length + 4;
-        var span = _output.GetSpan(length);
-        int written = valid ? Encoding.Latin1.GetBytes(name, span) : WriteLatin1(name, span);
-        span[written++] = (byte)':';
-        span[written++] = (byte)' ';
-        written += valid ? Encoding.Latin1.GetBytes(value, span[written..]) : WriteLatin1(value, span[written..]);
-        span[written++] = (byte)'\r';
-        span[written++] = (byte)'\n';
-        _output.Advance(written);
+        if (!valid)
+        {
+            CheckLatin1(name);
+            CheckLatin1(value);
+        }
+
+        var span = _output.GetSpan(name.Length + value.Length + 4);
+        _output.Advance(Http1Syntax.WriteFieldLine(name, value, span));
     }
 
     /// <summary>
@@ -620,16 +619,13 @@ internal sealed partial class RawConnection : IHttpResponseFeature, IHttpRespons
         return new string(chars);
     }
 
-    private static int WriteLatin1(string text, Span<byte> destination)
+    private static void CheckLatin1(string text)
     {
-        var chars = text.AsSpan();
-        int at = chars.IndexOfAnyExcept(HeaderAllowed);
+        int at = text.AsSpan().IndexOfAnyExcept(HeaderAllowed);
         if (at >= 0)
         {
-            throw new InvalidOperationException($"Invalid control or non-Latin-1 character 0x{(int)chars[at]:X4} in a response header.");
+            throw new InvalidOperationException($"Invalid control or non-Latin-1 character 0x{(int)text[at]:X4} in a response header.");
         }
-
-        return Encoding.Latin1.GetBytes(chars, destination);
     }
 
     /// <summary>What <see cref="WriteHead"/> needs from the response fields, found in one pass (as the hashed lookups
