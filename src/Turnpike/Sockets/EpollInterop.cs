@@ -61,6 +61,10 @@ internal static unsafe partial class EpollInterop
             }
 
             _ = Close(fd);
+            // Bind the recv/send entry points now (on fd −1: EBADF), so their first real call cannot throw
+            // (EpollSocket calls them between taking and releasing a handle reference, outside any try region).
+            _ = Transfer(receive: true, -1, null, 0);
+            _ = Transfer(receive: false, -1, null, 0);
             return true;
         }
         catch (Exception ex) when (ex is DllNotFoundException or EntryPointNotFoundException)

@@ -296,26 +296,18 @@ internal sealed class EpollSocket
         _sender!.OnSendCompleted(result);
     }
 
+    // The system calls below are made outside any try region: the JIT inlines a P/Invoke only there (inside one each
+    // call goes through an IL stub). Nothing between the reference and its release can throw: the calls have no GC
+    // transition and no marshalling, return −errno, and their entry points are bound by EpollInterop's probe.
     private int ReceiveNow(Span<byte> buffer, int edges)
     {
-        var added = false;
-        int n;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            n = EpollInterop.Receive(_fd, buffer);
-        }
-        catch (ObjectDisposedException)
+        if (!TryAddRef())
         {
             return -EpollInterop.ECanceled;
         }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
-        }
+
+        var n = EpollInterop.Receive(_fd, buffer);
+        _handle.DangerousRelease();
 
         if (n == -EpollInterop.EAgain || (n > 0 && n < buffer.Length && !_peerClosed))
         {
@@ -329,24 +321,13 @@ internal sealed class EpollSocket
 
     private int SendNow(ReadOnlySpan<byte> data, int edges)
     {
-        var added = false;
-        int n;
-        try
-        {
-            _handle.DangerousAddRef(ref added);
-            n = EpollInterop.Send(_fd, data);
-        }
-        catch (ObjectDisposedException)
+        if (!TryAddRef())
         {
             return -EpollInterop.ECanceled;
         }
-        finally
-        {
-            if (added)
-            {
-                _handle.DangerousRelease();
-            }
-        }
+
+        var n = EpollInterop.Send(_fd, data);
+        _handle.DangerousRelease();
 
         if (n < data.Length)
         {
@@ -355,5 +336,20 @@ internal sealed class EpollSocket
         }
 
         return n;
+    }
+
+    /// <summary>A reference on the handle for one system call; false when the socket was closed.</summary>
+    private bool TryAddRef()
+    {
+        var added = false;
+        try
+        {
+            _handle.DangerousAddRef(ref added);
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+
+        return added;
     }
 }
