@@ -284,6 +284,9 @@ internal sealed class Http1UpstreamConnection
 
     public int WrittenLength => _writeLength;
 
+    /// <summary>What was written since <see cref="BeginWrite"/> (tests).</summary>
+    internal ReadOnlySpan<byte> Written => _write.AsSpan(0, _writeLength);
+
     public Span<byte> GetWriteSpan(int sizeHint)
     {
         if (_write.Length - _writeLength < sizeHint)
@@ -311,16 +314,12 @@ internal sealed class Http1UpstreamConnection
     /// <summary>As <see cref="WriteAscii(string)"/>.</summary>
     public bool WriteAscii(ReadOnlySpan<char> text)
     {
-        var span = GetWriteSpan(text.Length);
-        for (var i = 0; i < text.Length; i++)
+        // Two vectorized passes instead of a test per character (a bearer token is ~150 of them): the narrowing stops
+        // at the first non-ASCII character, then CR, LF and NUL are looked for among the bytes.
+        var span = GetWriteSpan(text.Length)[..text.Length];
+        if (Ascii.FromUtf16(text, span, out _) != OperationStatus.Done || span.IndexOfAny((byte)'\r', (byte)'\n', (byte)0) >= 0)
         {
-            var c = text[i];
-            if (c > 0x7F || c is '\r' or '\n' or '\0')
-            {
-                return false;
-            }
-
-            span[i] = (byte)c;
+            return false;
         }
 
         _writeLength += text.Length;
