@@ -1,7 +1,5 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Turnpike.Configuration;
-using Turnpike.Connections;
 using Turnpike.Http1.Client;
 
 namespace Turnpike.Tests.Http1.Client;
@@ -17,9 +15,8 @@ public sealed class Http1ActivityDeadlineTests
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-12-01T03:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var http = new UpstreamHttpConfig { ActivityTimeout = activityTimeout };
-        var connector = new UpstreamConnector(new DnsCache(SystemHostResolver.Instance, http.DnsRefresh, time, NullLogger.Instance), http.NoDelay, NullLogger.Instance);
-        var cluster = new Http1ConnectionPool(http, resolvesNames: false, connector, time);
-        return (cluster, cluster.For("http://127.0.0.1:9"), time);
+        var (cluster, pool) = TestPools.Create(http, time);
+        return (cluster, pool, time);
     }
 
     [Fact]

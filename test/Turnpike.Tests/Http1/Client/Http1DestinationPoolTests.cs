@@ -1,9 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
-using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 using Turnpike.Configuration;
-using Turnpike.Connections;
 using Turnpike.Http1.Client;
 using Turnpike.Sockets;
 
@@ -15,9 +13,8 @@ public sealed class Http1DestinationPoolTests
     private static (Http1ConnectionPool Cluster, Http1DestinationPool Pool, FakeTimeProvider Time) Create(UpstreamHttpConfig http)
     {
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-30T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        var connector = new UpstreamConnector(new DnsCache(SystemHostResolver.Instance, http.DnsRefresh, time, NullLogger.Instance), http.NoDelay, NullLogger.Instance);
-        var cluster = new Http1ConnectionPool(http, resolvesNames: false, connector, time);
-        return (cluster, cluster.For("http://127.0.0.1:9"), time);
+        var (cluster, pool) = TestPools.Create(http, time);
+        return (cluster, pool, time);
     }
 
     [Fact]
@@ -63,10 +60,7 @@ public sealed class Http1DestinationPoolTests
         upstream.Bind(new IPEndPoint(IPAddress.Loopback, 0));
         upstream.Listen();
         var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-30T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        var http = new UpstreamHttpConfig();
-        var connector = new UpstreamConnector(new DnsCache(SystemHostResolver.Instance, http.DnsRefresh, time, NullLogger.Instance), http.NoDelay, NullLogger.Instance);
-        var cluster = new Http1ConnectionPool(http, resolvesNames: false, connector, time);
-        var pool = cluster.For($"http://127.0.0.1:{((IPEndPoint)upstream.LocalEndPoint!).Port}");
+        var (cluster, pool) = TestPools.Create(new UpstreamHttpConfig(), time, $"http://127.0.0.1:{((IPEndPoint)upstream.LocalEndPoint!).Port}");
         var (zero, one) = (SocketEngine.ThreadAt(0), SocketEngine.ThreadAt(1));
 
         // Opened from this (non-engine) thread, each on the engine thread it was created for.

@@ -1,6 +1,4 @@
-using Microsoft.Extensions.Logging.Abstractions;
 using Turnpike.Configuration;
-using Turnpike.Connections;
 using Turnpike.Http1.Client;
 
 namespace Turnpike.Tests.Http1.Client;
@@ -14,9 +12,7 @@ public sealed class Http1UpstreamConnectionWriteTests
 {
     private static Http1UpstreamConnection NewConnection()
     {
-        var http = new UpstreamHttpConfig();
-        var connector = new UpstreamConnector(new DnsCache(SystemHostResolver.Instance, http.DnsRefresh, TimeProvider.System, NullLogger.Instance), http.NoDelay, NullLogger.Instance);
-        var connection = new Http1ConnectionPool(http, resolvesNames: false, connector, TimeProvider.System).For("http://127.0.0.1:9").Create();
+        var connection = TestPools.Create(new UpstreamHttpConfig(), TimeProvider.System).Pool.Create();
         connection.BeginWrite();
         return connection;
     }
