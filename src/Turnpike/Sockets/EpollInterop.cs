@@ -189,7 +189,7 @@ internal static unsafe partial class EpollInterop
     /// x86-64 and arm64 Linux, and glibc's implementation only moves registers).</summary>
     [LibraryImport(Libc, EntryPoint = "syscall")]
     [SuppressGCTransition]
-    private static partial nint Syscall6(nint number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
+    internal static partial nint Syscall6(nint number, nint a1, nint a2, nint a3, nint a4, nint a5, nint a6);
 
     [LibraryImport(Libc, EntryPoint = "close", SetLastError = true)]
     private static partial int Close(int fd);

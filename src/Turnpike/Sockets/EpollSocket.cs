@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 
 namespace Turnpike.Sockets;
@@ -48,6 +49,15 @@ internal sealed class EpollSocket
     private int _closed;
     private volatile bool _peerClosed;
 
+    // What a batched receive after a zero-byte wait read (IoUringBatch): bytes not yet taken, or its result when it
+    // read none (0 at end of stream, −errno), handed out by the next receive before any system call.
+    private byte[]? _staged;
+    private int _stagedStart;
+    private int _stagedEnd;
+    private int _stagedResult = NoStagedResult;
+
+    private const int NoStagedResult = int.MinValue;
+
     public EpollSocket(Socket socket, EpollThread thread)
     {
         Socket = socket;
@@ -92,6 +102,11 @@ internal sealed class EpollSocket
                 return -EpollInterop.ECanceled;
             }
 
+            if (HasStaged)
+            {
+                return buffer.IsEmpty ? 0 : TakeStaged(buffer.Span);
+            }
+
             var edges = Volatile.Read(ref _readEdges);
             if (edges != _readDrainedAt)
             {
@@ -129,6 +144,11 @@ internal sealed class EpollSocket
         if (Volatile.Read(ref _closed) != 0)
         {
             return -EpollInterop.ECanceled;
+        }
+
+        if (HasStaged)
+        {
+            return TakeStaged(buffer.Span);
         }
 
         var edges = Volatile.Read(ref _readEdges);
@@ -257,6 +277,18 @@ internal sealed class EpollSocket
     private void CompleteReceive()
     {
         var buffer = _readBuffer;
+        if (_thread.Batch is { } batch && Volatile.Read(ref _closed) == 0 && TryAddRef())
+        {
+            // The engine thread (edges arrive there): the recv goes in its turn's batch. After a zero-byte wait it
+            // reads into the batch's staging slot and the bytes wait here for the owner's receive.
+            if (batch.TryQueueReceive(this, buffer.IsEmpty ? IoUringBatch.StagingSize : buffer.Length, Volatile.Read(ref _readEdges), staged: buffer.IsEmpty))
+            {
+                return;
+            }
+
+            _handle.DangerousRelease();
+        }
+
         int result;
         if (buffer.IsEmpty)
         {
@@ -294,6 +326,83 @@ internal sealed class EpollSocket
 
         _writeData = default;
         _sender!.OnSendCompleted(result);
+    }
+
+    private bool HasStaged => _staged is not null || _stagedResult != NoStagedResult;
+
+    /// <summary>Hands out staged bytes (or the staged result) as a receive into <paramref name="buffer"/> would.</summary>
+    private int TakeStaged(Span<byte> buffer)
+    {
+        var staged = _staged;
+        if (staged is null)
+        {
+            var result = _stagedResult;
+            _stagedResult = NoStagedResult;
+            return result;
+        }
+
+        var n = Math.Min(buffer.Length, _stagedEnd - _stagedStart);
+        staged.AsSpan(_stagedStart, n).CopyTo(buffer);
+        _stagedStart += n;
+        if (_stagedStart == _stagedEnd)
+        {
+            _staged = null;
+            ArrayPool<byte>.Shared.Return(staged);
+        }
+
+        return n;
+    }
+
+    /// <summary>
+    /// The engine thread: a recv queued by <see cref="CompleteReceive"/> came back from the batch with
+    /// <paramref name="result"/> (<paramref name="data"/>: the bytes read, in the batch's staging slot).
+    /// </summary>
+    internal void OnBatchedReceive(int result, ReadOnlySpan<byte> data, int asked, int edges, bool staged)
+    {
+        _handle.DangerousRelease();
+        if (result == -EpollInterop.EAgain || (result > 0 && result < asked && !_peerClosed))
+        {
+            _readDrainedAt = edges; // as ReceiveNow
+        }
+
+        if (Volatile.Read(ref _closed) != 0)
+        {
+            // Closed while queued: end as Close ends a waiting receive (what was read goes nowhere).
+            result = -EpollInterop.ECanceled;
+        }
+        else if (result == -EpollInterop.EAgain)
+        {
+            // A stale edge: wait again (or, if an edge came meanwhile, receive now).
+            result = Receive(_readBuffer);
+            if (result == Pending)
+            {
+                return;
+            }
+        }
+        else if (staged)
+        {
+            if (result > 0)
+            {
+                var copy = ArrayPool<byte>.Shared.Rent(result);
+                data.CopyTo(copy);
+                _stagedStart = 0;
+                _stagedEnd = result;
+                _staged = copy;
+            }
+            else
+            {
+                _stagedResult = result;
+            }
+
+            result = 0; // the zero-byte wait's answer: readable
+        }
+        else if (result > 0)
+        {
+            data.CopyTo(_readBuffer.Span);
+        }
+
+        _readBuffer = default;
+        _receiver!.OnReceiveCompleted(result);
     }
 
     // The system calls below are made outside any try region: the JIT inlines a P/Invoke only there (inside one each

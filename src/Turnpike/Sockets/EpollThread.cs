@@ -21,6 +21,9 @@ internal sealed unsafe class EpollThread
     /// <summary>The event data of the upstream set's own entry in the main set (no socket has it: slots are below 2^31).</summary>
     private const ulong UpstreamMarker = ulong.MaxValue;
 
+    /// <summary>The event data of the io_uring batch's fd in the main set.</summary>
+    private const ulong RingMarker = ulong.MaxValue - 1;
+
     /// <summary>
     /// At most this many events of the main set per turn of the loop, then the upstream set. Small, so that the
     /// upstream answer to a request is served a turn or two after the request, while that request's objects (client
@@ -64,6 +67,9 @@ internal sealed unsafe class EpollThread
     public static EpollThread? Current => t_current;
 
     public int Index { get; }
+
+    /// <summary>This thread's io_uring batch of receives, or null (set once, on the thread, before its first event).</summary>
+    public IoUringBatch? Batch { get; private set; }
 
     /// <summary>Sockets registered now (tests: nothing leaks).</summary>
     public int Registered => Volatile.Read(ref _registered);
@@ -121,6 +127,14 @@ internal sealed unsafe class EpollThread
         t_current = this;
         Async.StateMachineBoxPool.UseEngineLocalCapacity(); // nearly every async box of its connections is rented and returned here
         var events = (byte*)NativeMemory.Alloc((nuint)(EpollInterop.EventSize * MaxEvents));
+        var batch = SocketEngine.UseIoUring ? IoUringBatch.TryCreate() : null;
+        if (batch is not null && EpollInterop.Add(_epoll, batch.Fd, EpollInterop.EpollIn, RingMarker) != 0)
+        {
+            batch = null; // not watched: a late completion would go unnoticed (the ring stays open, unused)
+        }
+
+        Batch = batch;
+
         while (true)
         {
             var n = EpollInterop.Wait(_epoll, events, ClientBatch);
@@ -130,6 +144,8 @@ internal sealed unsafe class EpollThread
             {
                 Dispatch(events, EpollInterop.Poll(_upstream, events, MaxEvents));
             }
+
+            batch?.Flush();
         }
     }
 
@@ -145,6 +161,11 @@ internal sealed unsafe class EpollThread
             {
                 marker = true;
                 continue;
+            }
+
+            if (data == RingMarker)
+            {
+                continue; // completions came after their submission: the flush after this turn reaps them
             }
 
             var slot = (int)(uint)data;

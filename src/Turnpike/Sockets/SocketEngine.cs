@@ -14,6 +14,7 @@ internal static class SocketEngine
 {
     public const string EngineVariable = "TURNPIKE_SOCKET_ENGINE";
     public const string ThreadsVariable = "TURNPIKE_EPOLL_THREADS";
+    public const string IoUringVariable = "TURNPIKE_IO_URING";
 
     private static readonly Lazy<EpollThread[]> Threads = new(StartThreads);
     private static int _next;
@@ -21,13 +22,24 @@ internal static class SocketEngine
     /// <summary>True when the raw engines use the epoll engine (an invalid setting: see <see cref="Validate"/>).</summary>
     public static bool UseEpoll { get; } = ChooseEpoll(Environment.GetEnvironmentVariable(EngineVariable), out _);
 
-    /// <summary>The engine's name for logs: "epoll" or "dotnet".</summary>
-    public static string Name => UseEpoll ? "epoll" : "dotnet";
+    /// <summary>
+    /// Whether the epoll engine's threads batch their receives in an io_uring where the kernel allows it
+    /// (<c>TURNPIKE_IO_URING</c>: on, the default, or off; an invalid setting: see <see cref="Validate"/>).
+    /// </summary>
+    public static bool UseIoUring { get; } = ChooseIoUring(Environment.GetEnvironmentVariable(IoUringVariable), out _);
+
+    /// <summary>The engine's name for logs: "epoll+io_uring" (receives batched), "epoll" or "dotnet".</summary>
+    public static string Name => !UseEpoll ? "dotnet" : UseIoUring && IoUringBatch.IsSupported ? "epoll+io_uring" : "epoll";
 
     /// <summary>Throws when <c>TURNPIKE_SOCKET_ENGINE</c> holds something else than <c>epoll</c> or <c>dotnet</c> (raw listeners and raw clusters call it at start).</summary>
     public static void Validate()
     {
         ChooseEpoll(Environment.GetEnvironmentVariable(EngineVariable), out var error);
+        if (error is null)
+        {
+            ChooseIoUring(Environment.GetEnvironmentVariable(IoUringVariable), out error);
+        }
+
         if (error is not null)
         {
             throw new InvalidOperationException(error);
@@ -75,6 +87,23 @@ internal static class SocketEngine
         }
 
         return EpollInterop.IsSupported;
+    }
+
+    /// <summary>On unless <paramref name="setting"/> says off; <paramref name="error"/> for anything else than on, off or nothing.</summary>
+    internal static bool ChooseIoUring(string? setting, out string? error)
+    {
+        error = null;
+        if (string.Equals(setting, "off", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+
+        if (!string.IsNullOrEmpty(setting) && !string.Equals(setting, "on", StringComparison.OrdinalIgnoreCase))
+        {
+            error = $"The environment variable {IoUringVariable} is '{setting}': expected 'on' (the default: where the kernel allows it) or 'off'.";
+        }
+
+        return true;
     }
 
     /// <summary>

@@ -16,6 +16,18 @@ public sealed class EpollFactAttribute : FactAttribute
     }
 }
 
+/// <summary>Runs only where the engine batches its receives in an io_uring (Linux 5.6+, not switched off).</summary>
+public sealed class IoUringFactAttribute : FactAttribute
+{
+    public IoUringFactAttribute()
+    {
+        if (!IoUringBatch.IsSupported || !SocketEngine.UseIoUring)
+        {
+            Skip = "io_uring is not available to this process (or TURNPIKE_IO_URING=off).";
+        }
+    }
+}
+
 [CollectionDefinition(Name, DisableParallelization = true)]
 public sealed class EpollEngineCollection
 {
@@ -365,6 +377,128 @@ public sealed class EpollEngineTests : IDisposable
         }
     }
 
+    [IoUringFact]
+    public async Task AZeroByteWaitHandsWhatTheBatchReadToTheNextReceivesInOrder()
+    {
+        var (mine, peer) = Pair();
+        var channel = EpollChannel.Attach(mine);
+        try
+        {
+            var batch = await BatchOf(channel);
+            var before = batch.Completed;
+            Assert.Equal(EpollSocket.Pending, channel.Socket.TryReceive(new byte[8])); // drained: the wait below parks
+            var wait = channel.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
+            Assert.False(wait.IsCompleted);
+            var sent = new byte[100];
+            for (var i = 0; i < sent.Length; i++)
+            {
+                sent[i] = (byte)(i * 3);
+            }
+
+            peer.Send(sent);
+            Assert.Equal(0, await wait.WaitAsync(Patience));
+            Assert.True(batch.Completed > before, "the wait's receive did not go through the batch");
+
+            // The bytes are already here: small receives take them in order, then nothing is left (no edge came since).
+            var received = new List<byte>();
+            var small = new byte[7];
+            int n;
+            while ((n = channel.Socket.TryReceive(small)) > 0)
+            {
+                received.AddRange(small.AsSpan(0, n).ToArray());
+            }
+
+            Assert.Equal(EpollSocket.Pending, n);
+            Assert.Equal(sent, received.ToArray());
+        }
+        finally
+        {
+            Close(channel, peer);
+        }
+    }
+
+    [IoUringFact]
+    public async Task AZeroByteWaitKeepsAResetForTheNextReceive()
+    {
+        var (mine, peer) = Pair();
+        var channel = EpollChannel.Attach(mine);
+        try
+        {
+            var batch = await BatchOf(channel);
+            var before = batch.Completed;
+            Assert.Equal(EpollSocket.Pending, channel.Socket.TryReceive(new byte[8])); // drained: the wait below parks
+            var wait = channel.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
+            Assert.False(wait.IsCompleted);
+            peer.LingerState = new LingerOption(true, 0);
+            peer.Close(); // RST: the batch's recv is the one that gets ECONNRESET, and the kernel reports it once
+            Assert.Equal(0, await wait.WaitAsync(Patience));
+            Assert.True(batch.Completed > before, "the wait's receive did not go through the batch");
+            Assert.Equal(-104, channel.Socket.TryReceive(new byte[64])); // ECONNRESET, not a clean end of stream
+        }
+        finally
+        {
+            Close(channel, peer);
+        }
+    }
+
+    [IoUringFact]
+    public async Task AZeroByteWaitKeepsTheEndOfStreamForTheNextReceive()
+    {
+        var (mine, peer) = Pair();
+        var channel = EpollChannel.Attach(mine);
+        try
+        {
+            var batch = await BatchOf(channel);
+            var before = batch.Completed;
+            Assert.Equal(EpollSocket.Pending, channel.Socket.TryReceive(new byte[8])); // drained: the wait below parks
+            var wait = channel.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
+            peer.Send("last"u8);
+            peer.Shutdown(SocketShutdown.Send);
+            Assert.Equal(0, await wait.WaitAsync(Patience));
+            Assert.True(batch.Completed > before, "the wait's receive did not go through the batch");
+            var buffer = new byte[64];
+            Assert.Equal(4, channel.Socket.TryReceive(buffer));
+            Assert.Equal("last"u8.ToArray(), buffer[..4]);
+            Assert.Equal(0, await channel.ReceiveAsync(buffer, CancellationToken.None).AsTask().WaitAsync(Patience));
+        }
+        finally
+        {
+            Close(channel, peer);
+        }
+    }
+
+    [IoUringFact]
+    public async Task AWaitingReceiveIsFilledByTheBatch()
+    {
+        var (mine, peer) = Pair();
+        var channel = EpollChannel.Attach(mine);
+        try
+        {
+            var batch = await BatchOf(channel);
+            var buffer = new byte[64];
+            for (var round = 0; round < 3; round++)
+            {
+                var before = batch.Completed;
+                var receive = channel.ReceiveAsync(buffer, CancellationToken.None).AsTask();
+                Assert.False(receive.IsCompleted);
+                peer.Send([(byte)'a', (byte)('0' + round), (byte)'z']);
+                Assert.Equal(3, await receive.WaitAsync(Patience));
+                Assert.Equal(new[] { (byte)'a', (byte)('0' + round), (byte)'z' }, buffer[..3]);
+                Assert.True(batch.Completed > before, "the receive did not go through the batch");
+            }
+        }
+        finally
+        {
+            Close(channel, peer);
+        }
+    }
+
+    private static async Task<IoUringBatch> BatchOf(EpollChannel channel)
+    {
+        await WaitUntil(() => channel.Socket.Thread.Batch is not null);
+        return channel.Socket.Thread.Batch!;
+    }
+
     private (Socket Mine, Socket Peer) Pair()
     {
         var client = new Socket(AddressFamily.InterNetwork, SocketType.Stream, ProtocolType.Tcp);
@@ -448,5 +582,33 @@ public sealed class SocketEngineSettingTests
     {
         SocketEngine.ChooseEpoll("io_uring", out var error);
         Assert.Equal("The environment variable TURNPIKE_SOCKET_ENGINE is 'io_uring': expected 'epoll' (the default on Linux) or 'dotnet'.", error);
+    }
+}
+
+public sealed class IoUringSettingTests
+{
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("on")]
+    [InlineData("ON")]
+    public void BatchingIsOnByDefault(string? setting)
+    {
+        Assert.True(SocketEngine.ChooseIoUring(setting, out var error));
+        Assert.Null(error);
+    }
+
+    [Fact]
+    public void OffSwitchesItOff()
+    {
+        Assert.False(SocketEngine.ChooseIoUring("Off", out var error));
+        Assert.Null(error);
+    }
+
+    [Fact]
+    public void AnythingElseIsAClearError()
+    {
+        SocketEngine.ChooseIoUring("sometimes", out var error);
+        Assert.Equal("The environment variable TURNPIKE_IO_URING is 'sometimes': expected 'on' (the default: where the kernel allows it) or 'off'.", error);
     }
 }
