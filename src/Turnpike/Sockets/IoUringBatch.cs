@@ -67,9 +67,6 @@ internal sealed unsafe class IoUringBatch
     /// <summary>The ring's fd (the engine watches it in its epoll set, for a completion that would come late).</summary>
     public int Fd => _fd;
 
-    /// <summary>Receives queued and not yet reaped (tests).</summary>
-    internal int Outstanding => Slots - _freeCount;
-
     /// <summary>Receives completed through this batch so far (tests; written by the engine thread only).</summary>
     internal long Completed { get; private set; }
 
@@ -210,18 +207,18 @@ internal sealed unsafe class IoUringBatch
         {
             Volatile.Write(ref *_sqTail, _tail);
             var n = IoUringInterop.Enter(_fd, _tail - _submitted);
-            if (n >= 0)
+            if (n > 0)
             {
                 _submitted += (uint)n;
                 retries = 0;
             }
-            else if ((n == -EIntr || n == -EAgain || n == -EBusy) && ++retries < 100)
+            else if ((n == 0 || n == -EIntr || n == -EAgain || n == -EBusy) && ++retries < 100)
             {
                 // Interrupted, or short of memory or completion room for a moment: reap, and submit again.
             }
             else
             {
-                FailUnsubmitted(n);
+                FailUnsubmitted(n == 0 ? -EAgain : n);
             }
 
             Reap();
