@@ -380,25 +380,15 @@ public sealed class EpollEngineTests : IDisposable
     [IoUringFact]
     public async Task AZeroByteWaitHandsWhatTheBatchReadToTheNextReceivesInOrder()
     {
-        var (mine, peer) = Pair();
-        var channel = EpollChannel.Attach(mine);
+        var sent = new byte[100];
+        for (var i = 0; i < sent.Length; i++)
+        {
+            sent[i] = (byte)(i * 3);
+        }
+
+        var (channel, peer) = await ZeroByteWaitAfter(peer => peer.Send(sent));
         try
         {
-            var batch = await BatchOf(channel);
-            var before = batch.Completed;
-            Assert.Equal(EpollSocket.Pending, channel.Socket.TryReceive(new byte[8])); // drained: the wait below parks
-            var wait = channel.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
-            Assert.False(wait.IsCompleted);
-            var sent = new byte[100];
-            for (var i = 0; i < sent.Length; i++)
-            {
-                sent[i] = (byte)(i * 3);
-            }
-
-            peer.Send(sent);
-            Assert.Equal(0, await wait.WaitAsync(Patience));
-            Assert.True(batch.Completed > before, "the wait's receive did not go through the batch");
-
             // The bytes are already here: small receives take them in order, then nothing is left (no edge came since).
             var received = new List<byte>();
             var small = new byte[7];
@@ -420,19 +410,14 @@ public sealed class EpollEngineTests : IDisposable
     [IoUringFact]
     public async Task AZeroByteWaitKeepsAResetForTheNextReceive()
     {
-        var (mine, peer) = Pair();
-        var channel = EpollChannel.Attach(mine);
+        // RST: the batch's recv is the one that gets ECONNRESET, and the kernel reports it once.
+        var (channel, peer) = await ZeroByteWaitAfter(peer =>
+        {
+            peer.LingerState = new LingerOption(true, 0);
+            peer.Close();
+        });
         try
         {
-            var batch = await BatchOf(channel);
-            var before = batch.Completed;
-            Assert.Equal(EpollSocket.Pending, channel.Socket.TryReceive(new byte[8])); // drained: the wait below parks
-            var wait = channel.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
-            Assert.False(wait.IsCompleted);
-            peer.LingerState = new LingerOption(true, 0);
-            peer.Close(); // RST: the batch's recv is the one that gets ECONNRESET, and the kernel reports it once
-            Assert.Equal(0, await wait.WaitAsync(Patience));
-            Assert.True(batch.Completed > before, "the wait's receive did not go through the batch");
             Assert.Equal(-104, channel.Socket.TryReceive(new byte[64])); // ECONNRESET, not a clean end of stream
         }
         finally
@@ -444,18 +429,13 @@ public sealed class EpollEngineTests : IDisposable
     [IoUringFact]
     public async Task AZeroByteWaitKeepsTheEndOfStreamForTheNextReceive()
     {
-        var (mine, peer) = Pair();
-        var channel = EpollChannel.Attach(mine);
-        try
+        var (channel, peer) = await ZeroByteWaitAfter(peer =>
         {
-            var batch = await BatchOf(channel);
-            var before = batch.Completed;
-            Assert.Equal(EpollSocket.Pending, channel.Socket.TryReceive(new byte[8])); // drained: the wait below parks
-            var wait = channel.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
             peer.Send("last"u8);
             peer.Shutdown(SocketShutdown.Send);
-            Assert.Equal(0, await wait.WaitAsync(Patience));
-            Assert.True(batch.Completed > before, "the wait's receive did not go through the batch");
+        });
+        try
+        {
             var buffer = new byte[64];
             Assert.Equal(4, channel.Socket.TryReceive(buffer));
             Assert.Equal("last"u8.ToArray(), buffer[..4]);
@@ -490,6 +470,33 @@ public sealed class EpollEngineTests : IDisposable
         finally
         {
             Close(channel, peer);
+        }
+    }
+
+    /// <summary>
+    /// A fresh channel with a zero-byte wait parked on it; <paramref name="peerAction"/> acts on the peer, and this
+    /// returns once the wait ended (readable) with its receive completed by the batch. The caller closes both.
+    /// </summary>
+    private async Task<(EpollChannel Channel, Socket Peer)> ZeroByteWaitAfter(Action<Socket> peerAction)
+    {
+        var (mine, peer) = Pair();
+        var channel = EpollChannel.Attach(mine);
+        try
+        {
+            var batch = await BatchOf(channel);
+            var before = batch.Completed;
+            Assert.Equal(EpollSocket.Pending, channel.Socket.TryReceive(new byte[8])); // drained: the wait below parks
+            var wait = channel.ReceiveAsync(Memory<byte>.Empty, CancellationToken.None).AsTask();
+            Assert.False(wait.IsCompleted);
+            peerAction(peer);
+            Assert.Equal(0, await wait.WaitAsync(Patience));
+            Assert.True(batch.Completed > before, "the wait's receive did not go through the batch");
+            return (channel, peer);
+        }
+        catch
+        {
+            Close(channel, peer);
+            throw;
         }
     }
 
