@@ -360,10 +360,7 @@ internal sealed class EpollSocket
     internal void OnBatchedReceive(int result, ReadOnlySpan<byte> data, int asked, int edges, bool staged)
     {
         _handle.DangerousRelease();
-        if (result == -EpollInterop.EAgain || (result > 0 && result < asked && !_peerClosed))
-        {
-            _readDrainedAt = edges; // as ReceiveNow
-        }
+        NoteReceived(result, asked, edges);
 
         if (Volatile.Read(ref _closed) != 0)
         {
@@ -418,14 +415,20 @@ internal sealed class EpollSocket
         var n = EpollInterop.Receive(_fd, buffer);
         _handle.DangerousRelease();
 
-        if (n == -EpollInterop.EAgain || (n > 0 && n < buffer.Length && !_peerClosed))
+        NoteReceived(n, buffer.Length, edges);
+
+        return n;
+    }
+
+    /// <summary>After a recv of <paramref name="asked"/> bytes made with <paramref name="edges"/> counted: remember when it drained the socket.</summary>
+    private void NoteReceived(int n, int asked, int edges)
+    {
+        if (n == -EpollInterop.EAgain || (n > 0 && n < asked && !_peerClosed))
         {
             // Fewer bytes than asked (or EAGAIN): drained as of the edges counted before the call. Not after an
             // EPOLLRDHUP (nginx's pending_eof): the FIN came with the same edge as the bytes, and no edge follows it.
             _readDrainedAt = edges;
         }
-
-        return n;
     }
 
     private int SendNow(ReadOnlySpan<byte> data, int edges)

@@ -81,10 +81,10 @@ internal sealed unsafe class IoUringBatch
         }
 
         var p = stackalloc byte[120];
-        var fd = Setup(p, IoUringInterop.SetupSubmitAll | IoUringInterop.SetupCoopTaskRun | IoUringInterop.SetupSingleIssuer);
+        var fd = Setup(p, Slots, IoUringInterop.SetupSubmitAll | IoUringInterop.SetupCoopTaskRun | IoUringInterop.SetupSingleIssuer);
         if (fd < 0)
         {
-            fd = Setup(p, 0); // kernels before 6.0 refuse the flags
+            fd = Setup(p, Slots, 0); // kernels before 6.0 refuse the flags
         }
 
         if (fd < 0)
@@ -129,7 +129,7 @@ internal sealed unsafe class IoUringBatch
                 IoUringInterop.Unmap(sq, sq == cq ? Math.Max(sqSize, cqSize) : sqSize);
             }
 
-            IoUringInterop.CloseFd(fd);
+            _ = EpollInterop.Close(fd);
             return null;
         }
 
@@ -149,13 +149,14 @@ internal sealed unsafe class IoUringBatch
             cq + cqCqes,
             *(uint*)(sq + *(uint*)(p + 40 + 8)),
             *(uint*)(cq + *(uint*)(p + 80 + 8)));
+    }
 
-        static int Setup(byte* p, uint flags)
-        {
-            new Span<byte>(p, 120).Clear();
-            *(uint*)(p + 8) = flags;
-            return IoUringInterop.Setup(Slots, p);
-        }
+    /// <summary>io_uring_setup with <paramref name="p"/> (120 bytes) cleared and given <paramref name="flags"/>: the fd, or −errno.</summary>
+    private static int Setup(byte* p, uint entries, uint flags)
+    {
+        new Span<byte>(p, 120).Clear();
+        *(uint*)(p + 8) = flags;
+        return IoUringInterop.Setup(entries, p);
     }
 
     private static bool Probe()
@@ -166,14 +167,13 @@ internal sealed unsafe class IoUringBatch
         }
 
         var p = stackalloc byte[120];
-        new Span<byte>(p, 120).Clear();
-        var fd = IoUringInterop.Setup(1, p);
+        var fd = Setup(p, 1, 0);
         if (fd < 0)
         {
             return false;
         }
 
-        IoUringInterop.CloseFd(fd);
+        _ = EpollInterop.Close(fd);
         return true;
     }
 

@@ -54,14 +54,9 @@ internal static unsafe partial class IoUringInterop
 
     public static void Unmap(byte* address, nuint length) => _ = Munmap(address, length);
 
-    public static void CloseFd(int fd) => _ = Close(fd);
-
     [LibraryImport("libc", EntryPoint = "mmap")]
     private static partial void* Mmap(void* address, nuint length, int prot, int flags, int fd, long offset);
 
     [LibraryImport("libc", EntryPoint = "munmap")]
     private static partial int Munmap(void* address, nuint length);
-
-    [LibraryImport("libc", EntryPoint = "close")]
-    private static partial int Close(int fd);
 }

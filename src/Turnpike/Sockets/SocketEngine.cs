@@ -31,7 +31,7 @@ internal static class SocketEngine
     /// <summary>The engine's name for logs: "epoll+io_uring" (receives batched), "epoll" or "dotnet".</summary>
     public static string Name => !UseEpoll ? "dotnet" : UseIoUring && IoUringBatch.IsSupported ? "epoll+io_uring" : "epoll";
 
-    /// <summary>Throws when <c>TURNPIKE_SOCKET_ENGINE</c> holds something else than <c>epoll</c> or <c>dotnet</c> (raw listeners and raw clusters call it at start).</summary>
+    /// <summary>Throws when <c>TURNPIKE_SOCKET_ENGINE</c> holds something else than <c>epoll</c> or <c>dotnet</c>, or <c>TURNPIKE_IO_URING</c> something else than <c>on</c> or <c>off</c> (raw listeners and raw clusters call it at start).</summary>
     public static void Validate()
     {
         ChooseEpoll(Environment.GetEnvironmentVariable(EngineVariable), out var error);
